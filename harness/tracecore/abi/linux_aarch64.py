@@ -66,6 +66,11 @@ ABI = Abi(
     breakpoint=Breakpoint(b"\x00\x00\x20\xd4", pc_adjust=0, si_code="TRAP_BRKPT",
                           source="linux v6.1 arch/arm64/kernel/debug-monitors.c brk_handler"),
     hardware_step=True,
-    extra_constants=(common.NOTES, SYSCALLS),
-    structs={"siginfo": common.SIGINFO, "siginfo_fault": common.SIGINFO_FAULT},
+    extra_constants=(common.NOTES, common.SYSCALL_INFO_OPS, SYSCALLS),
+    structs={
+        "siginfo": common.SIGINFO,
+        "siginfo_fault": common.SIGINFO_FAULT,
+        "syscall_info": common.SYSCALL_INFO,
+        "syscall_info_exit": common.SYSCALL_INFO_EXIT,
+    },
 )

@@ -85,6 +85,11 @@ ABI = Abi(
     breakpoint=Breakpoint(b"\xcc", pc_adjust=1, si_code="SI_KERNEL",
                           source="linux v6.1 arch/x86/kernel/traps.c do_int3_user"),
     hardware_step=True,
-    extra_constants=(common.NOTES, SYSCALLS),
-    structs={"siginfo": common.SIGINFO, "siginfo_fault": common.SIGINFO_FAULT},
+    extra_constants=(common.NOTES, common.SYSCALL_INFO_OPS, SYSCALLS),
+    structs={
+        "siginfo": common.SIGINFO,
+        "siginfo_fault": common.SIGINFO_FAULT,
+        "syscall_info": common.SYSCALL_INFO,
+        "syscall_info_exit": common.SYSCALL_INFO_EXIT,
+    },
 )

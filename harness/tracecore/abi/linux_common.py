@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from .types import Constants, Field, Header, Struct
 
-PTRACE_H = Header("sys/ptrace.h", "linux v6.1 include/uapi/linux/ptrace.h; glibc 2.36 sysdeps/unix/sysv/linux/sys/ptrace.h")
+PTRACE_H = Header("sys/ptrace.h",
+                  "linux v6.1 include/uapi/linux/ptrace.h; glibc 2.36 sysdeps/unix/sysv/linux/sys/ptrace.h")
 SIGNAL_H = Header("signal.h", "linux v6.1 include/uapi/asm-generic/signal.h")
 SIGINFO_H = Header("signal.h", "linux v6.1 include/uapi/asm-generic/siginfo.h")
 ERRNO_H = Header("errno.h", "linux v6.1 include/uapi/asm-generic/errno-base.h, errno.h")
@@ -146,4 +147,26 @@ SIGINFO_FAULT = Struct("siginfo_t", SIGINFO_H, SIGINFO_SIZE, (
     Field("si_errno", 4, 4, signed=True),
     Field("si_code", 8, 4, signed=True),
     Field("si_addr", 16, 8, c_name="si_addr"),
+))
+
+# PTRACE_GET_SYSCALL_INFO (Linux >= 5.3) says whether a syscall stop is the
+# entry or the exit, so the core never has to guess by toggling.
+SYSCALL_INFO_OPS = Constants(PTRACE_H, {
+    "PTRACE_SYSCALL_INFO_NONE": 0,
+    "PTRACE_SYSCALL_INFO_ENTRY": 1,
+    "PTRACE_SYSCALL_INFO_EXIT": 2,
+    "PTRACE_SYSCALL_INFO_SECCOMP": 3,
+})
+SYSCALL_INFO = Struct("struct ptrace_syscall_info", PTRACE_H, 88, (
+    Field("op", 0, 1),
+    Field("arch", 4, 4),
+    Field("instruction_pointer", 8, 8),
+    Field("stack_pointer", 16, 8),
+    Field("nr", 24, 8, c_name="entry.nr"),
+    Field("args", 32, 8, count=6, c_name="entry.args"),
+))
+SYSCALL_INFO_EXIT = Struct("struct ptrace_syscall_info", PTRACE_H, 88, (
+    Field("op", 0, 1),
+    Field("rval", 24, 8, signed=True, c_name="exit.rval"),
+    Field("is_error", 32, 1, c_name="exit.is_error"),
 ))

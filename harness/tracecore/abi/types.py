@@ -141,9 +141,7 @@ class Struct:
         for f in self.fields:
             values = struct.unpack_from(order + f.format(), data, f.offset)
             fmt = f.format()
-            if fmt.endswith("s"):
-                out[f.name] = values[0]
-            elif f.count == 1:
+            if fmt.endswith("s") or f.count == 1:
                 out[f.name] = values[0]
             else:
                 out[f.name] = tuple(values)
@@ -274,9 +272,8 @@ class Abi:
         """A request number, honouring release-keyed overrides."""
         if release is not None:
             for prefix, table in self.requests_by_release.items():
-                if release == prefix or release.startswith(prefix + "."):
-                    if name in table:
-                        return table[name]
+                if (release == prefix or release.startswith(prefix + ".")) and name in table:
+                    return table[name]
         return self.requests[name]
 
     def has_request(self, name: str) -> bool:

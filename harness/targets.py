@@ -1,0 +1,81 @@
+"""Targets: where the core runs.  ``local`` is this machine's own kernel;
+``<os>-<release>-<arch>`` names a guest from the image catalog.
+
+A target gives the suites one thing: a started core to talk to.  Guests come
+from :mod:`harness.remote.guest_target`; this module holds the naming rules
+and the local target, so nothing here needs QEMU.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .errors import ConfigError
+from .rpc import RpcClient
+from .tracecore import abi as abi_tables
+
+ARCHES = ("amd64", "aarch64", "sparc64")
+_NAME = re.compile(r"^(?P<os>[a-z]+)-(?P<release>[0-9][0-9.]*)-(?P<arch>[a-z0-9]+)$")
+
+
+@dataclass(frozen=True)
+class TargetId:
+    name: str
+    os: str
+    release: str
+    arch: str
+
+    @property
+    def is_local(self) -> bool:
+        return self.name == "local"
+
+
+def parse_target(name: str) -> TargetId:
+    """``local`` or ``<os>-<release>-<arch>``; a clear error otherwise."""
+    if name == "local":
+        return TargetId("local", abi_tables.host_os(), "host", abi_tables.host_arch())
+    m = _NAME.match(name)
+    if not m:
+        raise ConfigError(
+            "target %r is not 'local' or <os>-<release>-<arch>" % name,
+            hint="e.g. debian-12-amd64, netbsd-10.1-sparc64, openbsd-7.6-aarch64",
+        )
+    if m["arch"] not in ARCHES:
+        raise ConfigError("target %r: arch %r is not one of %s" % (name, m["arch"], ", ".join(ARCHES)))
+    return TargetId(name, m["os"], m["release"], m["arch"])
+
+
+class Target(Protocol):
+    id: TargetId
+
+    def start(self) -> None: ...
+    def start_core(self) -> RpcClient: ...
+    def close(self) -> None: ...
+
+
+class LocalTarget:
+    """This machine's kernel: the core runs as a subprocess, from its zip."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.id = parse_target("local")
+        self.workdir = workdir
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
+    def start_core(self) -> RpcClient:
+        return RpcClient.local(stderr_path=self.workdir / "core-stderr.log", zip_dir=self.workdir)
+
+    def close(self) -> None:
+        pass
+
+
+def open_target(name: str, *, workdir: Path, accel: str = "auto") -> Target:
+    tid = parse_target(name)
+    if tid.is_local:
+        return LocalTarget(workdir)
+    from .remote.guest_target import GuestTarget  # QEMU and SSH only when needed
+    return GuestTarget(name, accel=accel, workdir=workdir)

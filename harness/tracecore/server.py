@@ -1,0 +1,512 @@
+"""``python3 -m tracecore serve``: the tracer behind a JSON-lines protocol.
+
+The first line out is a hello: ``{"hello": {"protocol": N, "os": ..., ...}}``.
+Then each request line ``{"id": ID, "method": NAME, "params": {...}}`` gets
+exactly one reply line, ``{"id": ID, "result": ...}`` or ``{"id": ID,
+"error": {"type": ..., "errno": NAME|null, "errno_value": N|null,
+"message": ...}}``.  Bytes travel as hex strings.  A malformed line, an
+unknown method or a dead tracee gives an error reply and the server keeps
+serving; EOF on input kills and reaps every tracee still held, then exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import inspect
+import json
+import os
+import platform
+import select
+import signal
+import sys
+import tempfile
+import time
+from typing import IO, Any, Callable, Dict, List, Optional
+
+from . import PROTOCOL_VERSION, snippets, tracees
+from . import abi as abi_tables
+from .tracer import Tracer, TracerError, WaitTimeout
+
+METHODS: Dict[str, Callable[..., Any]] = {}
+
+
+def method(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        METHODS[name] = fn
+        return fn
+    return register
+
+
+class BadRequest(Exception):
+    """The request itself is wrong: its shape, a parameter, a name."""
+
+
+def launcher() -> List[str]:
+    """The argv prefix that runs this core again, for tracee programs: the
+    zip when we run from one, else ``-m tracecore`` on our own path."""
+    pkg_dir = os.path.dirname(os.path.abspath(__file__))
+    container = os.path.dirname(pkg_dir)
+    if os.path.isfile(container):  # running from tracecore.zip
+        return [sys.executable, container]
+    return [sys.executable, "-c",
+            "import sys; sys.path.insert(0, %r); from tracecore.__main__ import main; sys.exit(main())"
+            % container]
+
+
+def platform_facts() -> Dict[str, Any]:
+    uname = os.uname()
+    table = abi_tables.for_host()
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "os": abi_tables.host_os(),
+        "release": uname.release,
+        "version": uname.version,
+        "machine": uname.machine,
+        "arch": table.arch,
+        "byteorder": table.byteorder,
+        "abi": table.key,
+        "python": platform.python_version(),
+        "pid": os.getpid(),
+        "uid": os.getuid(),
+        "hardware_step": table.hardware_step,
+        "page_size": os.sysconf("SC_PAGE_SIZE"),
+    }
+
+
+class _ReportPipe:
+    """The read end of a tracee's report pipe, split into JSON lines."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = b""
+
+    def next(self, timeout: float) -> Dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WaitTimeout("no report line within %.1f s" % timeout)
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                raise EOFError("the tracee closed its report pipe")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class Session:
+    """The state one server connection holds: the tracer and its tracees'
+    report pipes and output files."""
+
+    def __init__(self, tracer: Optional[Tracer] = None) -> None:
+        self.tracer = tracer if tracer is not None else Tracer()
+        self.reports: Dict[int, _ReportPipe] = {}
+        self.outputs: Dict[int, str] = {}
+        self.ready: Dict[int, Dict[str, Any]] = {}
+        self.untraced: Dict[int, int] = {}
+        self.workdir = tempfile.mkdtemp(prefix="tracecore-")
+
+    def close(self) -> None:
+        self.tracer.close()
+        for pid in list(self.untraced):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        for pipe in self.reports.values():
+            pipe.close()
+
+    def program_argv(self, program: str, args: List[str]) -> List[str]:
+        if program not in tracees.PROGRAMS:
+            raise BadRequest("no tracee program %r (have: %s)" % (program, ", ".join(sorted(tracees.PROGRAMS))))
+        return launcher() + ["tracee", program] + [str(a) for a in args]
+
+    def start_child(self, argv: List[str], traced: bool, **spawn_args: Any):
+        """Start argv with a report pipe and an output file; returns
+        (pid, exec event or None)."""
+        read_fd, write_fd = os.pipe()
+        out_path = os.path.join(self.workdir, "out-%d-%d" % (len(self.outputs), time.monotonic_ns()))
+        env = dict(os.environ)
+        env[tracees.REPORT_FD_ENV] = str(write_fd)
+        out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            if traced:
+                event = self.tracer.spawn(argv, env=env, pass_fds=(write_fd,), stdio_fd=out_fd, **spawn_args)
+                pid = event.pid
+            else:
+                pid, event = _spawn_plain(argv, env, write_fd, out_fd), None
+                self.untraced[pid] = pid
+        finally:
+            os.close(write_fd)
+            os.close(out_fd)
+        self.reports[pid] = _ReportPipe(read_fd)
+        self.outputs[pid] = out_path
+        return pid, event
+
+
+def _spawn_plain(argv: List[str], env: Dict[str, str], report_fd: int, out_fd: int) -> int:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.set_inheritable(report_fd, True)
+            os.dup2(out_fd, 1)
+            os.dup2(out_fd, 2)
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    return pid
+
+
+def _hex(data: bytes) -> str:
+    return data.hex()
+
+
+def _event(e) -> Dict[str, Any]:
+    return e.to_dict()
+
+
+# -- methods -------------------------------------------------------------------------
+@method("hello")
+def m_hello(s: Session) -> Dict[str, Any]:
+    return platform_facts()
+
+
+@method("ping")
+def m_ping(s: Session) -> str:
+    return "pong"
+
+
+@method("abi.describe")
+def m_abi_describe(s: Session) -> Dict[str, Any]:
+    a = s.tracer.abi
+    return {
+        "os": a.os, "arch": a.arch, "byteorder": a.byteorder, "pointer_size": a.pointer_size,
+        "sources": list(a.sources),
+        "registers": [{"name": f.name, "offset": f.offset, "size": f.size, "count": f.count}
+                      for f in a.regs.layout],
+        "regs_struct": a.regs.layout.c_name, "regs_size": a.regs.layout.size,
+        "roles": {"pc": a.roles.pc, "sp": a.roles.sp, "retval": a.roles.retval, "fp": a.roles.fp,
+                  "npc": a.roles.npc, "syscall_nr": a.roles.syscall_nr, "args": list(a.roles.args)},
+        "breakpoint": {"insn": _hex(a.breakpoint.insn), "pc_adjust": a.breakpoint.pc_adjust,
+                       "si_code": a.breakpoint.si_code, "source": a.breakpoint.source},
+        "hardware_step": a.hardware_step,
+        "constants": {name: value for group in a.constant_groups() for name, value in group.values.items()},
+        "events": sorted(s.tracer.backend.supported_events),
+    }
+
+
+@method("tracee.spawn")
+def m_spawn(s: Session, program: Optional[str] = None, args: Optional[List[str]] = None,
+            argv: Optional[List[str]] = None, events: Optional[List[str]] = None,
+            stop_at: str = "ready", stop_before_exec: bool = True, timeout: float = 30.0) -> Dict[str, Any]:
+    """Start a traced child.  ``stop_at="exec"`` returns at the exec stop;
+    ``"ready"`` (tracee programs only) runs on to the program's ready point
+    and returns the facts it reported there."""
+    if (program is None) == (argv is None):
+        raise BadRequest("give exactly one of program (a tracee program name) or argv")
+    if stop_at not in ("exec", "ready"):
+        raise BadRequest("stop_at must be 'exec' or 'ready', not %r" % stop_at)
+    if argv is None:
+        argv = s.program_argv(program, list(args or []))  # type: ignore[arg-type]
+    elif stop_at == "ready":
+        raise BadRequest("stop_at='ready' needs a tracee program; use stop_at='exec' with argv")
+    wanted = ["exec"] if events is None else list(events)
+    pid, exec_event = s.start_child(argv, traced=True, events=wanted,
+                                    stop_before_exec=stop_before_exec, timeout=timeout)
+    result: Dict[str, Any] = {"pid": pid, "exec_event": _event(exec_event)}
+    if stop_at == "ready":
+        s.tracer.cont(pid)
+        stop = s.tracer.wait(pid, timeout=timeout)
+        if stop.kind != "stopped" or stop.signal != "SIGSTOP":
+            raise TracerError("tracee %d did not reach its ready point: %r (output: %s)"
+                              % (pid, stop.to_dict(), _tail(s, pid)))
+        result["event"] = _event(stop)
+        result["ready"] = s.ready[pid] = s.reports[pid].next(timeout)["ready"]
+    return result
+
+
+@method("tracee.start_untraced")
+def m_start_untraced(s: Session, program: str, args: Optional[List[str]] = None,
+                     timeout: float = 30.0) -> Dict[str, Any]:
+    argv = s.program_argv(program, list(args or []))
+    pid, _ = s.start_child(argv, traced=False)
+    return {"pid": pid, "ready": s.reports[pid].next(timeout)["ready"]}
+
+
+@method("tracee.list")
+def m_list(s: Session) -> List[int]:
+    """Every pid the tracer holds, forked children and threads included."""
+    return sorted(s.tracer.tracees)
+
+
+@method("tracee.report")
+def m_report(s: Session, pid: int, timeout: float = 30.0) -> Dict[str, Any]:
+    try:
+        return s.reports[pid].next(timeout)
+    except KeyError:
+        raise BadRequest("pid %d has no report pipe" % pid) from None
+
+
+@method("tracee.output")
+def m_output(s: Session, pid: int) -> str:
+    return _tail(s, pid, limit=1 << 20)
+
+
+def _tail(s: Session, pid: int, limit: int = 2000) -> str:
+    path = s.outputs.get(pid)
+    if path is None:
+        return ""
+    with open(path, "rb") as f:
+        return f.read()[-limit:].decode(errors="replace")
+
+
+@method("process.signal")
+def m_signal(s: Session, pid: int, signal: str) -> None:
+    os.kill(pid, s.tracer.abi.signals[signal])
+
+
+@method("process.reap_untraced")
+def m_reap_untraced(s: Session, pid: int) -> Dict[str, Any]:
+    """Kill and reap an untraced helper child."""
+    if pid not in s.untraced:
+        raise BadRequest("pid %d is not an untraced child of this server" % pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    del s.untraced[pid]
+    return {"status": status}
+
+
+@method("ptrace.attach")
+def m_attach(s: Session, pid: int, timeout: float = 30.0) -> Dict[str, Any]:
+    return _event(s.tracer.attach(pid, timeout=timeout))
+
+
+@method("ptrace.attach_raw")
+def m_attach_raw(s: Session, pid: int) -> None:
+    """One bare attach request, no wait: for error-semantics tests."""
+    s.tracer.backend.attach(pid)
+
+
+@method("ptrace.attach_as")
+def m_attach_as(s: Session, pid: int, uid: int, gid: int) -> Dict[str, Any]:
+    """Try PT_ATTACH to ``pid`` from a child running as ``uid``/``gid``;
+    return the errno name it got (``null`` if the attach worked)."""
+    read_fd, write_fd = os.pipe()
+    child = os.fork()
+    if child == 0:
+        code = 0
+        try:
+            os.close(read_fd)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            s.tracer.backend.attach(pid)
+        except OSError as e:
+            code = e.errno or 255
+        finally:
+            os.write(write_fd, str(code).encode())
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as f:
+        code = int(f.read() or b"255")
+    os.waitpid(child, 0)
+    return {"errno": errno.errorcode.get(code) if code else None, "errno_value": code or None}
+
+
+@method("ptrace.detach")
+def m_detach(s: Session, pid: int, signal: Optional[str] = None) -> None:
+    s.tracer.detach(pid, s.tracer.abi.signals[signal] if signal else 0)
+
+
+def _signo(s: Session, signal: Optional[str]) -> int:
+    return s.tracer.abi.signals[signal] if signal else 0
+
+
+@method("ptrace.cont")
+def m_cont(s: Session, pid: int, signal: Optional[str] = None) -> None:
+    s.tracer.cont(pid, _signo(s, signal))
+
+
+@method("ptrace.syscall")
+def m_syscall(s: Session, pid: int, signal: Optional[str] = None) -> None:
+    s.tracer.syscall(pid, _signo(s, signal))
+
+
+@method("ptrace.step")
+def m_step(s: Session, pid: int, signal: Optional[str] = None, timeout: float = 30.0) -> Dict[str, Any]:
+    return _event(s.tracer.step(pid, _signo(s, signal), timeout=timeout))
+
+
+@method("ptrace.kill")
+def m_kill(s: Session, pid: int, timeout: float = 30.0) -> Dict[str, Any]:
+    return _event(s.tracer.kill(pid, timeout=timeout))
+
+
+@method("ptrace.set_events")
+def m_set_events(s: Session, pid: int, events: List[str]) -> None:
+    s.tracer.set_events(pid, events)
+
+
+@method("wait")
+def m_wait(s: Session, pid: int = -1, timeout: float = 30.0) -> Dict[str, Any]:
+    return _event(s.tracer.wait(pid, timeout=timeout))
+
+
+@method("regs.get")
+def m_regs_get(s: Session, pid: int) -> Dict[str, Any]:
+    return s.tracer.regs(pid)
+
+
+@method("regs.set")
+def m_regs_set(s: Session, pid: int, values: Dict[str, int]) -> None:
+    names = set(s.tracer.abi.regs.layout.names())
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise BadRequest("no register %s in %s" % (", ".join(unknown), s.tracer.abi.regs.layout.c_name))
+    s.tracer.set_regs(pid, values)
+
+
+@method("regs.pc")
+def m_pc(s: Session, pid: int) -> int:
+    return s.tracer.pc(pid)
+
+
+@method("regs.set_pc")
+def m_set_pc(s: Session, pid: int, value: int) -> None:
+    s.tracer.set_pc(pid, value)
+
+
+@method("fpregs.get")
+def m_fpregs(s: Session, pid: int) -> Dict[str, Any]:
+    return s.tracer.fpregs(pid)
+
+
+@method("mem.read")
+def m_read(s: Session, pid: int, addr: int, size: int) -> str:
+    return _hex(s.tracer.read(pid, addr, size))
+
+
+@method("mem.write")
+def m_write(s: Session, pid: int, addr: int, data: str) -> None:
+    s.tracer.write(pid, addr, bytes.fromhex(data))
+
+
+@method("bp.insert")
+def m_bp_insert(s: Session, pid: int, addr: int) -> None:
+    s.tracer.insert_breakpoint(pid, addr)
+
+
+@method("bp.remove")
+def m_bp_remove(s: Session, pid: int, addr: int) -> None:
+    s.tracer.remove_breakpoint(pid, addr)
+
+
+@method("bp.list")
+def m_bp_list(s: Session, pid: int) -> List[int]:
+    return s.tracer.breakpoints(pid)
+
+
+@method("snippet.load")
+def m_snippet_load(s: Session, pid: int, name: str) -> Dict[str, Any]:
+    """Write a snippet at the tracee's code page and point the PC at it."""
+    ready = s.ready.get(pid)
+    if ready is None:
+        raise BadRequest("pid %d was not started as a tracee program: no code page" % pid)
+    snippet = snippets.get(s.tracer.abi.arch, name)
+    addr = int(ready["code"])
+    s.tracer.write(pid, addr, snippet.code)
+    s.tracer.set_pc(pid, addr)
+    starts, at = [], addr
+    for _, encoded in snippet.lines:
+        starts.append(at)
+        at += len(encoded)
+    return {"addr": addr, "trap_addr": addr + snippet.trap_offset, "expect": snippet.expect,
+            "size": len(snippet.code), "assembly": snippet.assembly, "instructions": starts}
+
+
+@method("bench.steps")
+def m_bench_steps(s: Session, pid: int, count: int) -> Dict[str, Any]:
+    """Single-step ``count`` times inside the server: the in-process rate."""
+    start = time.perf_counter()
+    for _ in range(count):
+        s.tracer.step(pid, timeout=None)
+    return {"count": count, "seconds": time.perf_counter() - start}
+
+
+# -- the loop ---------------------------------------------------------------------------
+def _error(exc: BaseException) -> Dict[str, Any]:
+    err = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
+    return {
+        "type": type(exc).__name__,
+        "errno": errno.errorcode.get(err) if err else None,
+        "errno_value": err,
+        "message": str(exc),
+    }
+
+
+def handle(session: Session, line: bytes) -> Dict[str, Any]:
+    """One request line in, one reply dict out; never raises."""
+    request_id = None
+    try:
+        try:
+            request = json.loads(line)
+        except ValueError as e:
+            raise BadRequest("not JSON: %s" % e) from None
+        if not isinstance(request, dict):
+            raise BadRequest("a request is a JSON object, got %s" % type(request).__name__)
+        request_id = request.get("id")
+        name = request.get("method")
+        params = request.get("params") or {}
+        if not isinstance(params, dict):
+            raise BadRequest("params must be an object")
+        fn = METHODS.get(name)  # type: ignore[arg-type]
+        if fn is None:
+            return {"id": request_id, "error": {"type": "UnknownMethod", "errno": None, "errno_value": None,
+                                                "message": "no method %r" % (name,)}}
+        try:
+            inspect.signature(fn).bind(session, **params)
+        except TypeError as e:
+            raise BadRequest("%s: %s" % (name, e)) from None
+        result = fn(session, **params)
+        return {"id": request_id, "result": result}
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:
+        return {"id": request_id, "error": _error(e)}
+
+
+def serve(stdin: Optional[IO[bytes]] = None, stdout: Optional[IO[bytes]] = None) -> int:
+    # Keep the protocol on private descriptors and give fds 0 and 1 to
+    # /dev/null and stderr, so no child can read our requests or write
+    # into our replies.
+    if stdin is None:
+        stdin = os.fdopen(os.dup(0), "rb", buffering=0)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+    if stdout is None:
+        stdout = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
+    session = Session()
+
+    def send(obj: Dict[str, Any]) -> None:
+        stdout.write(json.dumps(obj).encode() + b"\n")  # type: ignore[union-attr]
+        stdout.flush()  # type: ignore[union-attr]
+
+    try:
+        send({"hello": platform_facts()})
+        for line in iter(stdin.readline, b""):  # type: ignore[union-attr]
+            if line.strip():
+                send(handle(session, line))
+    finally:
+        session.close()
+    return 0

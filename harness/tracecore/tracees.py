@@ -1,0 +1,193 @@
+"""Programs the suites trace, run by the target's own python3.
+
+Each program reports facts the tracer cannot know in advance (addresses of
+its mappings and of a libc function, values it observed) as JSON lines on
+the file descriptor named by ``TRAPLINE_REPORT_FD``, then stops itself with
+SIGSTOP at a known ready point.  The tracer reads the report, so tests can
+put breakpoints and read memory at exact addresses.
+
+Run as ``python3 tracecore.zip tracee NAME [ARGS...]``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import mmap
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Callable, Dict, List
+
+REPORT_FD_ENV = "TRAPLINE_REPORT_FD"
+# The data area is filled with this pattern so reads can be checked byte for
+# byte: the byte at offset i is (i * 7 + 3) & 0xff.
+DATA_PAGES = 2
+
+
+def pattern_byte(offset: int) -> int:
+    return (offset * 7 + 3) & 0xFF
+
+
+def pattern(offset: int, size: int) -> bytes:
+    return bytes(pattern_byte(i) for i in range(offset, offset + size))
+
+
+def _report(**facts: object) -> None:
+    fd = os.environ.get(REPORT_FD_ENV)
+    if fd is None:
+        return
+    os.write(int(fd), (json.dumps(facts, sort_keys=True) + "\n").encode())
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _map(libc: ctypes.CDLL, size: int, prot: int) -> int:
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    addr = libc.mmap(None, size, prot, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+    if addr in (None, ctypes.c_void_p(-1).value):
+        err = ctypes.get_errno()
+        raise OSError(err, "mmap: %s" % os.strerror(err))
+    return addr
+
+
+def _ready(libc: ctypes.CDLL, **extra: object) -> Dict[str, object]:
+    """Lay out the areas tests use, report them, and stop."""
+    page = mmap.PAGESIZE
+    # Code: one page, read+exec, for machine-code snippets the tracer writes
+    # (ptrace writes through the missing write permission, as it must).
+    code = _map(libc, page, mmap.PROT_READ | mmap.PROT_EXEC)
+    # Data: DATA_PAGES pages with the known pattern, then one unmapped page.
+    data = _map(libc, (DATA_PAGES + 1) * page, mmap.PROT_READ | mmap.PROT_WRITE)
+    ctypes.memmove(data, pattern(0, DATA_PAGES * page), DATA_PAGES * page)
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    if libc.munmap(data + DATA_PAGES * page, page) != 0:
+        raise OSError(ctypes.get_errno(), "munmap")
+    getppid = ctypes.cast(libc.getppid, ctypes.c_void_p).value
+    facts = dict(pid=os.getpid(), page_size=page, code=code, data=data,
+                 data_size=DATA_PAGES * page, unmapped=data + DATA_PAGES * page,
+                 getppid=getppid, **extra)
+    _report(ready=facts)
+    os.kill(os.getpid(), signal.SIGSTOP)
+    return facts
+
+
+def prog_ready(args: List[str]) -> int:
+    """Stop at the ready point, then exit 0 when resumed."""
+    _ready(_libc())
+    return 0
+
+
+def prog_loop(args: List[str]) -> int:
+    """Call libc getppid() in a loop (COUNT times, or forever), reporting
+    each result when REPORT is given: breakpoints go on getppid."""
+    count = int(args[0]) if args else -1
+    report = len(args) > 1 and args[1] == "report"
+    libc = _libc()
+    _ready(libc)
+    getppid = libc.getppid
+    n = 0
+    while n != count:
+        value = getppid()
+        if report:
+            _report(getppid=value, n=n)
+        n += 1
+    return 0
+
+
+def prog_exit(args: List[str]) -> int:
+    _ready(_libc())
+    return int(args[0])
+
+
+def prog_raise(args: List[str]) -> int:
+    """Raise SIGNAL at itself after the ready point."""
+    _ready(_libc())
+    os.kill(os.getpid(), getattr(signal, args[0]))
+    return 0
+
+
+def prog_fork(args: List[str]) -> int:
+    """fork(); the child exits with 7, the parent reaps it and exits 0."""
+    _ready(_libc())
+    child = os.fork()
+    if child == 0:
+        os._exit(7)
+    _report(child=child)
+    _, status = os.waitpid(child, 0)
+    return 0 if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 7 else 1
+
+
+def prog_vfork(args: List[str]) -> int:
+    """posix_spawn() a child running PROGRAM: a vfork in every libc here
+    (glibc and NetBSD's kernel posix_spawn share the address space; OpenBSD's
+    libc calls vfork), so it is the portable way to vfork from Python."""
+    _ready(_libc())
+    argv = args or ["/bin/true"]
+    child = os.posix_spawn(argv[0], argv, dict(os.environ))
+    _report(child=child)
+    _, status = os.waitpid(child, 0)
+    return 0 if os.WIFEXITED(status) else 1
+
+
+def prog_threads(args: List[str]) -> int:
+    """Start N threads that each call getppid once and end."""
+    count = int(args[0]) if args else 2
+    libc = _libc()
+    _ready(libc)
+    threads = [threading.Thread(target=libc.getppid) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return 0
+
+
+def prog_exec(args: List[str]) -> int:
+    """exec PROGRAM ARGS... after the ready point."""
+    _ready(_libc())
+    os.execv(args[0], args)
+    return 127
+
+
+def prog_sleep(args: List[str]) -> int:
+    """Sleep (untraced), so a tracer can attach; report pid first."""
+    _report(ready=dict(pid=os.getpid()))
+    time.sleep(float(args[0]) if args else 60.0)
+    return 0
+
+
+def prog_getppid_report(args: List[str]) -> int:
+    """Call getppid once after the ready point and report what it returned,
+    so a tracer that rewrote the return value can see the effect."""
+    libc = _libc()
+    _ready(libc)
+    _report(getppid=libc.getppid())
+    return 0
+
+
+PROGRAMS: Dict[str, Callable[[List[str]], int]] = {
+    "ready": prog_ready,
+    "loop": prog_loop,
+    "exit": prog_exit,
+    "raise": prog_raise,
+    "fork": prog_fork,
+    "vfork": prog_vfork,
+    "threads": prog_threads,
+    "exec": prog_exec,
+    "sleep": prog_sleep,
+    "getppid_report": prog_getppid_report,
+}
+
+
+def main(argv: List[str]) -> int:
+    if not argv or argv[0] not in PROGRAMS:
+        sys.stderr.write("usage: tracee NAME [ARGS]; NAME is one of: %s\n" % ", ".join(sorted(PROGRAMS)))
+        return 2
+    return PROGRAMS[argv[0]](argv[1:])

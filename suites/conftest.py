@@ -1,0 +1,1 @@
+"""Suites run on the target named by --target (see harness.pytest_plugin)."""

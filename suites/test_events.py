@@ -1,0 +1,113 @@
+"""Process events: fork, vfork, vfork-done, clone (threads), exec."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _until_event(tracer, pid, wanted):
+    """Continue pid until it reports event ``wanted``; other stops of pid
+    (none expected) fail the test."""
+    tracer.ptrace.cont(pid=pid)
+    stop = tracer.wait(pid=pid)
+    assert stop["event"] == wanted, stop
+    return stop
+
+
+def _supports(target, event):
+    if event not in target.abi["events"]:
+        pytest.skip("%s ptrace offers no %s event" % (target.os, event))
+
+
+def test_fork_event_names_the_child(tracer, target, spawn):
+    _supports(target, "fork")
+    pid = spawn("fork", events=["fork"])["pid"]
+    stop = _until_event(tracer, pid, "fork")
+    assert (stop["kind"], stop["signal"]) == ("stopped", "SIGTRAP")
+    child = stop["other_pid"]
+    assert child and child != pid
+    # The new child is traced too and starts stopped.
+    first = tracer.wait(pid=child)
+    assert (first["kind"], first["signal"]) == ("stopped", "SIGSTOP")
+    tracer.ptrace.cont(pid=child)
+    assert tracer.wait(pid=child)["exit_code"] == 7
+    # The traced parent is told of its child's exit by a SIGCHLD stop;
+    # passing the signal on lets it reap the child and report.
+    _pass_sigchld(tracer, pid)
+    assert tracer.tracee.report(pid=pid)["child"] == child
+    assert tracer.wait(pid=pid)["exit_code"] == 0
+
+
+def _pass_sigchld(tracer, pid):
+    tracer.ptrace.cont(pid=pid)
+    stop = tracer.wait(pid=pid)
+    assert (stop["kind"], stop["signal"]) == ("stopped", "SIGCHLD")
+    tracer.ptrace.cont(pid=pid, signal="SIGCHLD")
+
+
+def test_without_fork_event_the_child_is_not_traced(tracer, spawn):
+    pid = spawn("fork", events=["exec"])["pid"]
+    # No fork event, no new tracee: the next stop is the SIGCHLD for the
+    # untraced child's exit, then the parent's own exit.
+    _pass_sigchld(tracer, pid)
+    done = tracer.wait(pid=pid)
+    # The parent saw its child exit 7 untraced, and exits 0.
+    assert (done["kind"], done["exit_code"]) == ("exited", 0)
+
+
+def test_vfork_event_names_the_child(tracer, target, spawn):
+    _supports(target, "vfork")
+    pid = spawn("vfork", "/bin/true", events=["vfork", "exec"])["pid"]
+    stop = _until_event(tracer, pid, "vfork")
+    child = stop["other_pid"]
+    assert child and child != pid
+    assert tracer.wait(pid=child)["signal"] == "SIGSTOP"
+    tracer.ptrace.cont(pid=child)
+    exec_stop = tracer.wait(pid=child)
+    assert exec_stop["event"] == "exec"
+    tracer.ptrace.cont(pid=child)
+    assert tracer.wait(pid=child)["exit_code"] == 0
+    _pass_sigchld(tracer, pid)
+    assert tracer.tracee.report(pid=pid)["child"] == child
+
+
+def test_vfork_done_event_after_the_child_execs(tracer, target, spawn):
+    _supports(target, "vfork_done")
+    pid = spawn("vfork", "/bin/true", events=["vfork_done"])["pid"]
+    stop = _until_event(tracer, pid, "vfork_done")
+    # posix_spawn returns (and the tracee reports its child) only after the
+    # vfork is done, so the event comes first and must name that child.
+    _pass_sigchld(tracer, pid)
+    assert stop["other_pid"] == tracer.tracee.report(pid=pid)["child"]
+    done = tracer.wait(pid=pid)
+    assert (done["kind"], done["exit_code"]) == ("exited", 0)
+
+
+def test_clone_events_for_each_new_thread(tracer, target, spawn):
+    _supports(target, "clone")
+    pid = spawn("threads", 2, events=["clone"])["pid"]
+    threads = []
+    tracer.ptrace.cont(pid=pid)
+    while len(threads) < 2:
+        stop = tracer.wait(pid=-1)
+        if stop["event"] == "clone":
+            threads.append(stop["other_pid"])
+        if stop["kind"] == "stopped":  # a thread may already have ended
+            tracer.ptrace.cont(pid=stop["pid"])
+    assert len(set(threads)) == 2 and pid not in threads
+    # Let everything run to the end: the process exits 0.
+    while True:
+        stop = tracer.wait(pid=-1)
+        if stop["pid"] == pid and stop["kind"] == "exited":
+            break
+        if stop["kind"] == "stopped":
+            tracer.ptrace.cont(pid=stop["pid"])
+    assert stop["exit_code"] == 0
+
+
+def test_exec_event_from_a_running_tracee(tracer, target, spawn):
+    pid = spawn("exec", "/bin/true", events=["exec"])["pid"]
+    stop = _until_event(tracer, pid, "exec")
+    assert (stop["pid"], stop["signal"]) == (pid, "SIGTRAP")
+    tracer.ptrace.cont(pid=pid)
+    assert tracer.wait(pid=pid)["exit_code"] == 0

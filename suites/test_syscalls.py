@@ -1,0 +1,49 @@
+"""Syscall entry and exit stops."""
+
+from __future__ import annotations
+
+
+def _to_syscall(tracer, pid, nr):
+    """Syscall-step until the entry of syscall ``nr``; return that stop."""
+    for _ in range(10000):
+        tracer.ptrace.syscall(pid=pid)
+        stop = tracer.wait(pid=pid)
+        assert stop["kind"] == "stopped", stop
+        if stop["event"] == "syscall_entry" and stop["syscall_nr"] == nr:
+            return stop
+    raise AssertionError("syscall %d never entered" % nr)
+
+
+def test_syscall_entry_stop_carries_the_number(tracer, target, spawn):
+    pid = spawn("loop", 1)["pid"]
+    nr = target.const("SYS_getppid")
+    stop = _to_syscall(tracer, pid, nr)
+    assert (stop["signal"], stop["event"], stop["syscall_nr"]) == ("SIGTRAP", "syscall_entry", nr)
+
+
+def test_syscall_exit_stop_carries_the_return_value(tracer, target, spawn):
+    pid = spawn("loop", 1)["pid"]
+    _to_syscall(tracer, pid, target.const("SYS_getppid"))
+    tracer.ptrace.syscall(pid=pid)
+    stop = tracer.wait(pid=pid)
+    # The tracee's parent is the core itself.
+    assert (stop["event"], stop["syscall_retval"], stop["syscall_error"]) == \
+        ("syscall_exit", target.hello["pid"], False)
+    assert tracer.regs.get(pid=pid)[target.abi["roles"]["retval"]] == target.hello["pid"]
+
+
+def test_entry_and_exit_stops_alternate(tracer, spawn):
+    pid = spawn("loop", 3)["pid"]
+    kinds = []
+    for _ in range(8):
+        tracer.ptrace.syscall(pid=pid)
+        kinds.append(tracer.wait(pid=pid)["event"])
+    assert kinds == ["syscall_entry", "syscall_exit"] * 4
+
+
+def test_continue_after_syscall_stops_runs_to_exit(tracer, target, spawn):
+    pid = spawn("loop", 2)["pid"]
+    _to_syscall(tracer, pid, target.const("SYS_getppid"))
+    tracer.ptrace.cont(pid=pid)
+    done = tracer.wait(pid=pid)
+    assert (done["kind"], done["exit_code"]) == ("exited", 0)
