@@ -21,12 +21,20 @@ ARCHES = ("amd64", "aarch64", "sparc64")
 _NAME = re.compile(r"^(?P<os>[a-z]+)-(?P<release>[0-9][0-9.]*)-(?P<arch>[a-z0-9]+)$")
 
 
+# The kernel each distribution runs: ABI tables and expectations are per kernel.
+KERNEL_OF = {"debian": "linux", "netbsd": "netbsd", "openbsd": "openbsd"}
+
+
 @dataclass(frozen=True)
 class TargetId:
+    """``os`` is the kernel (``linux`` for Debian guests); ``distro`` the
+    name the target was given by."""
+
     name: str
     os: str
     release: str
     arch: str
+    distro: str
 
     @property
     def is_local(self) -> bool:
@@ -36,7 +44,8 @@ class TargetId:
 def parse_target(name: str) -> TargetId:
     """``local`` or ``<os>-<release>-<arch>``; a clear error otherwise."""
     if name == "local":
-        return TargetId("local", abi_tables.host_os(), "host", abi_tables.host_arch())
+        host = abi_tables.host_os()
+        return TargetId("local", host, "host", abi_tables.host_arch(), host)
     m = _NAME.match(name)
     if not m:
         raise ConfigError(
@@ -45,7 +54,9 @@ def parse_target(name: str) -> TargetId:
         )
     if m["arch"] not in ARCHES:
         raise ConfigError("target %r: arch %r is not one of %s" % (name, m["arch"], ", ".join(ARCHES)))
-    return TargetId(name, m["os"], m["release"], m["arch"])
+    if m["os"] not in KERNEL_OF:
+        raise ConfigError("target %r: OS %r is not one of %s" % (name, m["os"], ", ".join(sorted(KERNEL_OF))))
+    return TargetId(name, KERNEL_OF[m["os"]], m["release"], m["arch"], m["os"])
 
 
 class Target(Protocol):

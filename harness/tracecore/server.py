@@ -433,6 +433,16 @@ def m_snippet_load(s: Session, pid: int, name: str) -> Dict[str, Any]:
             "size": len(snippet.code), "assembly": snippet.assembly, "instructions": starts}
 
 
+@method("ktrace.run")
+def m_ktrace_run(s: Session, program: str, args: Optional[List[str]] = None,
+                 facilities: Optional[List[str]] = None, timeout: float = 120.0,
+                 version: Optional[int] = 2, data_limit: Optional[int] = 4096) -> Dict[str, Any]:
+    """ktrace a known-work child and return its decoded records."""
+    from .ktrace.runner import rpc_ktrace_run
+    return rpc_ktrace_run(program, args, facilities=facilities, timeout=timeout,
+                          version=version, data_limit=data_limit)
+
+
 @method("bench.steps")
 def m_bench_steps(s: Session, pid: int, count: int) -> Dict[str, Any]:
     """Single-step ``count`` times inside the server: the in-process rate."""

@@ -1,0 +1,55 @@
+"""The snippets' bytes are what binutils assembles from the text beside them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from harness.tracecore import snippets
+
+# (arch, assembler, objcopy, assembler flags)
+TOOLS = {
+    "amd64": ("x86_64-linux-gnu-as", "x86_64-linux-gnu-objcopy", ["--64"]),
+    "aarch64": ("aarch64-linux-gnu-as", "aarch64-linux-gnu-objcopy", []),
+    "sparc64": ("sparc64-linux-gnu-as", "sparc64-linux-gnu-objcopy", ["-64", "-Av9"]),
+}
+
+
+def _assemble(arch: str, text: str, tmp_path) -> bytes:
+    assembler, objcopy, flags = TOOLS[arch]
+    if shutil.which(assembler) is None:
+        if arch == "amd64" and shutil.which("as"):
+            assembler, objcopy = "as", "objcopy"
+        else:
+            pytest.skip("%s not installed (Debian binutils for %s)" % (assembler, arch))
+    src, obj, raw = tmp_path / "s.s", tmp_path / "s.o", tmp_path / "s.bin"
+    src.write_text(text + "\n")
+    subprocess.run([assembler, *flags, "-o", str(obj), str(src)], check=True, capture_output=True)
+    subprocess.run([objcopy, "-O", "binary", "-j", ".text", str(obj), str(raw)], check=True)
+    return raw.read_bytes()
+
+
+@pytest.mark.parametrize("key", sorted(snippets.SNIPPETS), ids=lambda k: "%s-%s" % k)
+def test_snippet_bytes_match_their_assembly(key, tmp_path):
+    snippet = snippets.SNIPPETS[key]
+    assert _assemble(snippet.arch, snippet.assembly, tmp_path) == snippet.code
+
+
+@pytest.mark.parametrize("key", sorted(snippets.SNIPPETS), ids=lambda k: "%s-%s" % k)
+def test_snippet_ends_in_the_trap_at_trap_offset(key):
+    from harness.tracecore import abi
+    snippet = snippets.SNIPPETS[key]
+    table = abi.load("linux", snippet.arch) if snippet.arch != "sparc64" else None
+    if table is None:
+        pytest.skip("no Linux table for %s yet" % snippet.arch)
+    insn = table.breakpoint.insn
+    assert snippet.code[snippet.trap_offset:snippet.trap_offset + len(insn)] == insn
+    assert snippet.trap_offset + len(insn) == len(snippet.code)
+
+
+def test_load_all_values_are_distinct():
+    for (arch, name), snippet in snippets.SNIPPETS.items():
+        if name == "load_all":
+            assert len(set(snippet.expect.values())) == len(snippet.expect), arch
