@@ -9,6 +9,7 @@ and the local target, so nothing here needs QEMU.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -84,9 +85,12 @@ class LocalTarget:
         pass
 
 
-def open_target(name: str, *, workdir: Path, accel: str = "auto") -> Target:
+def open_target(name: str, *, workdir: Path, accel: str = "auto",
+                on_phase: Callable[[str], None] | None = None) -> Target:
+    """``on_phase`` hears what a guest is doing before it can answer
+    ("building image", "booting", "restoring", ...), for progress views."""
     tid = parse_target(name)
     if tid.is_local:
         return LocalTarget(workdir)
     from .remote.guest_target import GuestTarget  # QEMU and SSH only when needed
-    return GuestTarget(name, accel=accel, workdir=workdir)
+    return GuestTarget(name, accel=accel, workdir=workdir, on_phase=on_phase)
