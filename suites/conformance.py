@@ -24,19 +24,25 @@ ERRNO = {
         "write_unmapped": "EIO",
     },
     "netbsd": {
-        # sys/kern/sys_ptrace_common.c (netbsd-10) ptrace_allowed(): PT_ATTACH
-        # to yourself -> EINVAL; already traced -> EBUSY; other uid -> EPERM.
+        # sys/kern/sys_ptrace_common.c 1.53 (2019/05/10), ptrace_allowed()
+        # PT_ATTACH: "t == p" -> EINVAL; PSL_TRACED already set -> EBUSY.
         "attach_self": "EINVAL",
         "attach_traced": "EBUSY",
+        # Same file, ptrace_listener_cb(): another uid is not allowed by the
+        # ptrace listener, so kauth's default (suser) refuses: EPERM.
         "attach_unprivileged": "EPERM",
+        # Same file, do_ptrace(): ptrace_find() == NULL -> ESRCH.
         "attach_nonexistent": "ESRCH",
     },
     "openbsd": {
-        # sys/kern/sys_process.c ptrace_ctrl() (7.x): "can't trace yourself"
-        # -> EINVAL; PS_TRACED already -> EBUSY; other uid -> EPERM.
+        # sys/kern/sys_process.c 1.106 (2025/02/17), ptrace_ctrl() PT_ATTACH:
+        # "tr == p->p_p" -> EINVAL; PS_TRACED already set -> EBUSY; another
+        # ruid and suser() fails -> EPERM (checked before the init rule).
         "attach_self": "EINVAL",
         "attach_traced": "EBUSY",
         "attach_unprivileged": "EPERM",
+        # Same function: process_tprfind() == NULL, or a pid above
+        # THREAD_PID_OFFSET for PT_ATTACH -> ESRCH.
         "attach_nonexistent": "ESRCH",
     },
 }

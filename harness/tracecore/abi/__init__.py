@@ -18,6 +18,12 @@ from .types import Abi
 KNOWN: Tuple[Tuple[str, str], ...] = (
     ("linux", "amd64"),
     ("linux", "aarch64"),
+    ("netbsd", "amd64"),
+    ("netbsd", "aarch64"),
+    ("netbsd", "sparc64"),
+    ("openbsd", "amd64"),
+    ("openbsd", "aarch64"),
+    ("openbsd", "sparc64"),
 )
 
 # uname -m (or platform.machine()) spellings, per OS, to trapline's arch names.
