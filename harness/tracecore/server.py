@@ -169,6 +169,22 @@ def _hex(data: bytes) -> str:
     return data.hex()
 
 
+def _jsonable(value: Any) -> Any:
+    """``value`` with every ``bytes`` as a hex string, for the JSON reply.
+
+    Structs decode byte-array members (vector registers, char arrays) to
+    bytes; JSON has no bytes type, and a reply that fails to encode would
+    end the session rather than just the request.
+    """
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def _event(e) -> Dict[str, Any]:
     return e.to_dict()
 
@@ -452,6 +468,60 @@ def m_bench_steps(s: Session, pid: int, count: int) -> Dict[str, Any]:
     return {"count": count, "seconds": time.perf_counter() - start}
 
 
+# -- bench methods --
+# Loops timed inside the core (harness/bench), so a rate excludes the RPC.
+@method("bench.breakpoint_hits")
+def m_bench_breakpoint_hits(s: Session, pid: int, addr: int, count: int,
+                            timeout: float = 30.0) -> Dict[str, Any]:
+    """Continue onto the armed breakpoint at ``addr`` ``count`` times."""
+    if addr not in s.tracer.breakpoints(pid):
+        raise BadRequest("no breakpoint armed at 0x%x in tracee %d; bp.insert it first" % (addr, pid))
+    start = time.perf_counter()
+    for hit in range(count):
+        s.tracer.cont(pid)
+        event = s.tracer.wait(pid, timeout=timeout)
+        if event.event != "breakpoint" or event.breakpoint != addr:
+            raise TracerError("continue %d stopped with %r, not at the breakpoint 0x%x"
+                              % (hit + 1, event.to_dict(), addr))
+    return {"count": count, "seconds": time.perf_counter() - start}
+
+
+# -- selfcheck methods --
+# The ABI self-check (tracecore.selfcheck): this system's headers against the
+# table the core uses, compiled here, or compiled by the host and run here.
+@method("selfcheck.run")
+def m_selfcheck_run(s: Session, release: Optional[str] = None, cc: Optional[str] = None,
+                    timeout: float = 600.0) -> Dict[str, Any]:
+    """Generate, compile and run the probe here and compare.  Without a
+    working compiler: ``{"available": false, "reason": ...}``."""
+    from . import selfcheck
+    try:
+        report = selfcheck.check(s.tracer.abi, release if release is not None else os.uname().release,
+                                 cc=cc, timeout=timeout)
+    except selfcheck.SelfCheckUnavailable as e:
+        return {"available": False, "reason": str(e)}
+    report["available"] = True
+    return report
+
+
+@method("selfcheck.run_probe")
+def m_selfcheck_run_probe(s: Session, binary: str, timeout: float = 120.0) -> str:
+    """Run a probe binary the host cross-compiled (hex); return its output."""
+    from . import selfcheck
+    try:
+        data = bytes.fromhex(binary)
+    except ValueError:
+        raise BadRequest("binary must be the probe's bytes as hex") from None
+    fd, path = tempfile.mkstemp(prefix="abi-probe-", dir=s.workdir)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    try:
+        os.chmod(path, 0o700)
+        return selfcheck.run_binary(path, timeout=timeout)
+    finally:
+        os.unlink(path)
+
+
 # -- the loop ---------------------------------------------------------------------------
 def _error(exc: BaseException) -> Dict[str, Any]:
     err = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
@@ -487,7 +557,7 @@ def handle(session: Session, line: bytes) -> Dict[str, Any]:
         except TypeError as e:
             raise BadRequest("%s: %s" % (name, e)) from None
         result = fn(session, **params)
-        return {"id": request_id, "result": result}
+        return {"id": request_id, "result": _jsonable(result)}
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:

@@ -103,3 +103,13 @@ def test_tracee_output_never_reaches_the_protocol_stream(tmp_path):
     assert reply["result"] == "noise\n"
     proc.stdin.close()
     proc.wait(timeout=30)
+
+
+def test_byte_array_members_reach_the_host_as_hex(monkeypatch):
+    # aarch64's user_fpsimd_state decodes its 16-byte vector registers to
+    # bytes; a reply holding them must still be JSON (it once ended the session).
+    monkeypatch.setitem(server.METHODS, "test.bytes",
+                        lambda s: {"vregs": (b"\x00\x01", b"\xff"), "name": b"ab", "fpcr": 7})
+    reply = _reply(b'{"id": 4, "method": "test.bytes"}')
+    assert json.loads(json.dumps(reply)) == {"id": 4, "result": {"vregs": ["0001", "ff"], "name": "6162",
+                                                                 "fpcr": 7}}
