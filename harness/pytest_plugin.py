@@ -25,6 +25,8 @@ from .errors import ConfigError
 from .rpc import RemoteError, RpcClient
 from .targets import TargetId, open_target, parse_target
 
+SELFCHECK_FILE = "test_abi_selfcheck.py"
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("trapline", "trapline conformance targets")
@@ -123,6 +125,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.xfail(strict=True, reason="%s (%s)" % (exp.reason, exp.reference)))
                 item.user_properties.append(("expected_deviation", exp.reason))
                 break
+    # The ABI self-check first: every later result rests on the tables it checks.
+    items.sort(key=lambda item: item.path.name != SELFCHECK_FILE)
 
 
 # -- fixtures ------------------------------------------------------------------------
@@ -139,7 +143,10 @@ def _trapline_connection(
     request: pytest.FixtureRequest, trapline_run_dir: Path
 ) -> Iterator[tuple[RpcClient, TargetFacts]]:
     name = request.config.getoption("--target")
-    target = open_target(name, workdir=trapline_run_dir / name, accel=request.config.getoption("--accel"))
+    from .report import collector
+
+    target = open_target(name, workdir=trapline_run_dir / name, accel=request.config.getoption("--accel"),
+                         on_phase=collector.announce)
     target.start()
     try:
         client = target.start_core()
@@ -202,3 +209,19 @@ def spawn(tracer: RpcClient) -> Iterator[Callable[..., dict[str, Any]]]:
     for pid in sorted(set(tracer.tracee.list()) - before, reverse=True):
         with contextlib.suppress(RemoteError):
             tracer.ptrace.kill(pid=pid)
+
+
+# -- results collection (harness.report) --
+# With --run-dir, every test's record and the live progress of this target go
+# to <run-dir>/<target>/ (results.json, progress.jsonl); harness.report owns it.
+# Registered at session start: before collection, after every conftest.
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from .report import collector
+
+    collector.configure(session.config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from .report import collector
+
+    collector.unconfigure(config)
