@@ -17,8 +17,14 @@ from ..errors import TraplineError
 # Command modules, in the order `harness --help` lists them.
 COMMAND_MODULES = (
     "run",
+    "report",
+    "matrix",
+    "images",
+    "boot",
+    "ssh",
     "abi",
     "kdump",
+    "bench",
 )
 
 
