@@ -437,7 +437,7 @@ def m_snippet_load(s: Session, pid: int, name: str) -> Dict[str, Any]:
     ready = s.ready.get(pid)
     if ready is None:
         raise BadRequest("pid %d was not started as a tracee program: no code page" % pid)
-    snippet = snippets.get(s.tracer.abi.arch, name)
+    snippet = snippets.get(s.tracer.abi.arch, name, os_name=s.tracer.abi.os)
     addr = int(ready["code"])
     s.tracer.write(pid, addr, snippet.code)
     s.tracer.set_pc(pid, addr)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,22 @@ SNIPPETS: Dict[Tuple[str, str], Snippet] = {
 }
 
 
-def get(arch: str, name: str) -> Snippet:
+def get(arch: str, name: str, os_name: Optional[str] = None) -> Snippet:
+    """The snippet ``name`` for ``arch``; an OS-specific one (``snippets_bsd``)
+    wins over the generic one, since what a snippet may touch differs by OS."""
+    if os_name is not None:
+        from . import snippets_bsd
+
+        specific = snippets_bsd.SNIPPETS.get((os_name, arch, name))
+        if specific is not None:
+            return specific
     try:
         return SNIPPETS[(arch, name)]
     except KeyError:
         have = sorted(n for a, n in SNIPPETS if a == arch)
-        raise KeyError("no snippet %r for %s (have: %s)" % (name, arch, ", ".join(have) or "none")) from None
+        if os_name is not None:
+            from . import snippets_bsd
+
+            have = sorted(set(have) | {n for o, a, n in snippets_bsd.SNIPPETS if (o, a) == (os_name, arch)})
+        raise KeyError("no snippet %r for %s/%s (have: %s)"
+                       % (name, os_name or "any OS", arch, ", ".join(have) or "none")) from None

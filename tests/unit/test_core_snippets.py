@@ -53,3 +53,14 @@ def test_load_all_values_are_distinct():
     for (arch, name), snippet in snippets.SNIPPETS.items():
         if name == "load_all":
             assert len(set(snippet.expect.values())) == len(snippet.expect), arch
+
+
+def test_an_os_specific_snippet_wins_and_the_generic_one_is_the_fallback():
+    from harness.tracecore import snippets_bsd
+
+    assert snippets.get("sparc64", "load_all", os_name="netbsd") is snippets_bsd.SNIPPETS[
+        ("netbsd", "sparc64", "load_all")]
+    assert snippets.get("amd64", "set_42", os_name="linux") is snippets.SNIPPETS[("amd64", "set_42")]
+    assert snippets.get("amd64", "sync_syscall", os_name="netbsd").expect == {"rax": 0}
+    with pytest.raises(KeyError, match=r"no snippet 'sync_syscall' for openbsd/amd64 \(have: load_all, set_42\)"):
+        snippets.get("amd64", "sync_syscall", os_name="openbsd")
