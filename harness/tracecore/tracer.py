@@ -42,6 +42,11 @@ class Tracee:
     soft_step_traps: Dict[int, bytes] = field(default_factory=dict)
     # A stop that happened while stepping over a breakpoint, for the next wait.
     pending: Optional[StopEvent] = None
+    # The raw register block as read during the current stop.  Registers
+    # change only through set_regs while a tracee is stopped, so a step or a
+    # continue reuses the read that classified the stop instead of asking the
+    # kernel again (a syscall less on every step and breakpoint hit).
+    raw_regs: Optional[bytes] = None
 
 
 class Tracer:
@@ -159,6 +164,7 @@ class Tracer:
             return self._software_step(tracee, signo, timeout)
         self.backend.resume(tracee.pid, "step", signo)
         tracee.stopped = False
+        tracee.raw_regs = None
         tracee.resumed_with = "step"
         event = self.wait(tracee.pid, timeout=timeout)
         event.step_kind = "hardware"
@@ -177,6 +183,7 @@ class Tracer:
                 return
         self.backend.resume(pid, how, signo)
         tracee.stopped = False
+        tracee.raw_regs = None
         tracee.resumed_with = how
 
     def _software_step(self, tracee: Tracee, signo: int, timeout: Optional[float]) -> StopEvent:
@@ -190,6 +197,7 @@ class Tracer:
                 self.backend.write_memory(pid, addr, insn)
         self.backend.resume(pid, "cont", signo)
         tracee.stopped = False
+        tracee.raw_regs = None
         tracee.resumed_with = "softstep"
         event = self.wait(pid, timeout=timeout)
         event.step_kind = "software"
@@ -221,6 +229,7 @@ class Tracer:
             tracee.stopped = False
             return event
         tracee.stopped = event.kind == "stopped"
+        tracee.raw_regs = None
         tracee.last_event = event
         if event.kind == "stopped":
             self._classify_trap(tracee, event)
@@ -258,15 +267,22 @@ class Tracer:
             event.event = "step"
 
     # -- registers -----------------------------------------------------------------
+    def _raw_regs(self, pid: int) -> bytes:
+        tracee = self._stopped(pid)
+        if tracee.raw_regs is None:
+            tracee.raw_regs = self.backend.get_regs(pid)
+        return tracee.raw_regs
+
     def regs(self, pid: int) -> Dict[str, object]:
-        self._stopped(pid)
-        raw = self.backend.get_regs(pid)
-        return self.abi.regs.layout.decode(raw, self.abi.byteorder)
+        return self.abi.regs.layout.decode(self._raw_regs(pid), self.abi.byteorder)
 
     def set_regs(self, pid: int, values: Mapping[str, object]) -> None:
-        self._stopped(pid)
-        raw = self.backend.get_regs(pid)
-        self.backend.set_regs(pid, self.abi.regs.layout.encode(values, self.abi.byteorder, base=raw))
+        tracee = self._stopped(pid)
+        # Read afresh: the write must keep every member we do not name as the
+        # kernel has it now.
+        raw = self.abi.regs.layout.encode(values, self.abi.byteorder, base=self.backend.get_regs(pid))
+        tracee.raw_regs = None
+        self.backend.set_regs(pid, raw)
 
     def fpregs(self, pid: int) -> Dict[str, object]:
         self._stopped(pid)
@@ -275,7 +291,9 @@ class Tracer:
         return self.abi.fpregs.layout.decode(self.backend.get_fpregs(pid), self.abi.byteorder)
 
     def pc(self, pid: int) -> int:
-        return int(self.regs(pid)[self.abi.roles.pc])  # type: ignore[call-overload]
+        # Read on every stop: decode only the PC member.
+        raw = self._raw_regs(pid)
+        return int(self.abi.regs.layout.decode_field(raw, self.abi.roles.pc, self.abi.byteorder))  # type: ignore[call-overload]
 
     def set_pc(self, pid: int, value: int) -> None:
         """Set the PC; where the arch has an NPC (sparc64), NPC = PC + 4,

@@ -6,7 +6,8 @@ import struct
 
 import pytest
 
-from harness.tracecore.abi import linux_aarch64, linux_amd64
+from harness.tracecore import abi as abi_tables
+from harness.tracecore.abi import KNOWN, linux_aarch64, linux_amd64
 from harness.tracecore.abi.types import Field, Header, Struct
 from harness.tracecore.waitstatus import decode
 
@@ -107,3 +108,35 @@ def test_release_keyed_request_overrides():
     assert table.request("PTRACE_CONT", "9.3") == 99
     assert table.request("PTRACE_CONT", "10.1") == 7
     assert table.request("PTRACE_CONT") == 7
+
+
+def _decode_member_by_member(layout: Struct, data: bytes, byteorder: str) -> dict:
+    """The plain reading of the layout: one unpack per member."""
+    order = "<" if byteorder == "little" else ">"
+    out = {}
+    for f in layout.fields:
+        values = struct.unpack_from(order + f.format(), data, f.offset)
+        out[f.name] = values[0] if f.format().endswith("s") or f.count == 1 else tuple(values)
+    return out
+
+
+@pytest.mark.parametrize("os_arch", KNOWN, ids=lambda k: "%s-%s" % k)
+def test_compiled_decode_matches_member_by_member_for_every_table(os_arch):
+    # decode() unpacks a whole struct in one compiled call; every layout of
+    # every table must read exactly as its members do one at a time.
+    table = abi_tables.load(*os_arch)
+    for name, layout in table.all_structs().items():
+        data = bytes((7 * i + 3) & 0xFF for i in range(layout.size))
+        for byteorder in ("little", "big"):
+            assert layout.decode(data, byteorder) == _decode_member_by_member(layout, data, byteorder), name
+            for f in layout.fields:
+                assert layout.decode_field(data, f.name, byteorder) == layout.decode(data, byteorder)[f.name]
+
+
+def test_decode_field_reads_only_that_member():
+    layout = Struct("s", Header("x.h", "test"), 16, (Field("a", 0, 8), Field("pc", 8, 8)))
+    assert layout.decode_field(bytes(8) + (0x401000).to_bytes(8, "big"), "pc", "big") == 0x401000
+    with pytest.raises(KeyError, match="s has no field 'npc'"):
+        layout.decode_field(bytes(16), "npc", "big")
+    with pytest.raises(ValueError, match=r"s.pc needs 16 bytes, got 12"):
+        layout.decode_field(bytes(12), "pc", "big")

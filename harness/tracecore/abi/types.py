@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Dict, Iterator, Mapping, Optional, Tuple
 
 # struct module format characters by (size, signed).
@@ -89,10 +90,20 @@ class Field:
     def member(self) -> str:
         return self.c_name if self.c_name is not None else self.name
 
-    def format(self) -> str:
-        if self.size in (1, 2, 4, 8) and (self.size, self.signed) in _INT_FORMATS:
+    @cached_property
+    def _format(self) -> str:
+        if (self.size, self.signed) in _INT_FORMATS:
             return "%d%s" % (self.count, _INT_FORMATS[(self.size, self.signed)])
         return "%ds" % (self.size * self.count)
+
+    def format(self) -> str:
+        """The ``struct`` format of the member (no byte order): integers, or
+        bytes for sizes C has no integer of (vector registers, char arrays)."""
+        return self._format
+
+    @property
+    def is_bytes(self) -> bool:
+        return self._format.endswith("s")
 
 
 @dataclass(frozen=True)
@@ -125,27 +136,59 @@ class Struct:
         return iter(self.fields)
 
     def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError("%s has no field %r" % (self.c_name, name))
+        by_name = self.__dict__.get("_by_name")
+        if by_name is None:
+            by_name = self.__dict__["_by_name"] = {f.name: f for f in self.fields}
+        try:
+            return by_name[name]
+        except KeyError:
+            raise KeyError("%s has no field %r" % (self.c_name, name)) from None
 
     def names(self) -> Tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
+    def _codec(self, byteorder: str) -> Tuple[struct.Struct, Tuple[Tuple[str, int, bool], ...]]:
+        """One compiled ``struct.Struct`` for every named member (gaps skipped
+        as pad bytes) and, per member, (name, values it takes, is a tuple).
+
+        Decoding the registers is on the hot path of every step and every
+        breakpoint hit; one unpack of the whole struct is several times
+        faster than one per member.
+        """
+        cache = self.__dict__.setdefault("_codecs", {})
+        codec = cache.get(byteorder)
+        if codec is None:
+            parts, plan, at = [], [], 0
+            for f in sorted(self.fields, key=lambda f: f.offset):
+                if f.offset > at:
+                    parts.append("%dx" % (f.offset - at))
+                parts.append(f.format())
+                at = f.end
+                taken = 1 if f.is_bytes else f.count
+                plan.append((f.name, taken, not f.is_bytes and f.count > 1))
+            codec = (struct.Struct(("<" if byteorder == "little" else ">") + "".join(parts)), tuple(plan))
+            cache[byteorder] = codec
+        return codec
+
     def decode(self, data: bytes, byteorder: str) -> Dict[str, object]:
         if len(data) < self.size:
             raise ValueError("%s needs %d bytes, got %d" % (self.c_name, self.size, len(data)))
-        order = "<" if byteorder == "little" else ">"
+        compiled, plan = self._codec(byteorder)
+        values = compiled.unpack_from(data)
         out: Dict[str, object] = {}
-        for f in self.fields:
-            values = struct.unpack_from(order + f.format(), data, f.offset)
-            fmt = f.format()
-            if fmt.endswith("s") or f.count == 1:
-                out[f.name] = values[0]
-            else:
-                out[f.name] = tuple(values)
+        at = 0
+        for name, taken, is_tuple in plan:
+            out[name] = tuple(values[at:at + taken]) if is_tuple else values[at]
+            at += taken
         return out
+
+    def decode_field(self, data: bytes, name: str, byteorder: str) -> object:
+        """Just one member (the PC on every stop), without decoding the rest."""
+        f = self.field(name)
+        if len(data) < f.end:
+            raise ValueError("%s.%s needs %d bytes, got %d" % (self.c_name, name, f.end, len(data)))
+        values = struct.unpack_from(("<" if byteorder == "little" else ">") + f.format(), data, f.offset)
+        return tuple(values) if not f.is_bytes and f.count > 1 else values[0]
 
     def encode(self, values: Mapping[str, object], byteorder: str,
                base: Optional[bytes] = None) -> bytes:
