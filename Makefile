@@ -6,6 +6,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 BIN      = $(VENV)/bin
 TARGETS ?= local debian-12-amd64
+BENCH_TARGETS ?= local debian-12-amd64 debian-12-aarch64 debian-12-sparc64
 
 .PHONY: setup run test lint unit suites bench clean
 
@@ -24,9 +25,11 @@ run: setup
 	$(BIN)/harness run $(TARGETS)
 
 # Everything CI runs: lint, unit tests, the suites on `local`, and the
-# guest integration tests (QEMU under TCG here).
+# guest integration tests (QEMU under TCG here).  One worker per core; each
+# guest's end-to-end run is its own xdist group, so the slow foreign-arch
+# guests build and boot beside the other tests, not after them.
 test: setup lint
-	$(BIN)/pytest tests suites -p no:cacheprovider
+	$(BIN)/pytest tests suites -p no:cacheprovider -n auto --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check .
@@ -37,8 +40,11 @@ unit: setup
 suites: setup
 	$(BIN)/pytest suites -p no:cacheprovider
 
+# Per-target rows: local, then one guest per arch (cold boot and restore
+# times, steps/s through the core there).  `make bench BENCH_TARGETS=local`
+# for the quick one.
 bench: setup
-	$(BIN)/harness bench
+	$(BIN)/harness bench $(foreach t,$(BENCH_TARGETS),--target $(t))
 
 clean:
 	rm -rf $(VENV) runs .tox build *.egg-info

@@ -48,6 +48,7 @@ TIMING_LABELS = (
     ("save_ready_state", "save ready state"),
     ("push", "push core (last push)"),
     ("core_hello", "core start to hello"),
+    ("suites_wall", "full suites (harness run) wall time"),
 )
 # Wall times the bench itself takes around the target's calls.
 BENCH_TIMINGS = (
@@ -153,9 +154,11 @@ def _guest_reference(target: object, kernel: str, name: str, count: int, rounds:
 
 def bench_target(name: str, count: int, *, rounds: int = 1, workdir: Path | None = None,
                  accel: str = "auto", cache_dir: Path | None = None,
-                 progress: Callable[[str], None] | None = None) -> TargetBench:
+                 progress: Callable[[str], None] | None = None, suites: bool = False) -> TargetBench:
     """Every figure for one target: ``count`` operations per figure, the
-    fastest of ``rounds`` rounds."""
+    fastest of ``rounds`` rounds.  A guest is started twice, so both a cold
+    boot and a ready-state restore are timed; with ``suites`` the whole
+    suite run on it is timed too."""
     if count <= 0:
         raise ValueError("count must be a positive number of operations, not %d" % count)
     if rounds <= 0:
@@ -208,12 +211,56 @@ def bench_target(name: str, count: int, *, rounds: int = 1, workdir: Path | None
         timings = {**target_timings(target), **timings}
     finally:
         target.close()
+    if not tid.is_local:
+        timings.update(_other_start(name, work, accel, timings, say))
+        if suites:
+            timings["suites_wall"] = _suites_wall(name, work, accel, say)
     # A guest's workdir holds its console transcript, wanted after a failure;
     # reaching here means none happened.
     if own_workdir:
         shutil.rmtree(work, ignore_errors=True)
     ordered = {path: figures[path] for path, _, _ in PATHS}
     return TargetBench(name, count, rounds, _platform(hello), ordered, round_trips, timings, host_load())
+
+
+def _other_start(name: str, work: Path, accel: str, first: Mapping[str, float],
+                 say: Callable[[str], None]) -> dict[str, float]:
+    """Time the start the first one was not: a cold boot after a restore, or
+    a restore of the state the cold boot just saved."""
+    from ..remote.guest_target import GuestTarget
+
+    if "restore_to_ssh" in first:
+        say("%s: a cold boot too (the first start restored its ready state)" % name)
+        guest = GuestTarget(name, accel=accel, workdir=work / "cold", use_ready_state=False)
+        wanted = "boot_to_ssh"
+    elif "save_ready_state" in first:
+        say("%s: a restore of the ready state the cold boot saved" % name)
+        guest = GuestTarget(name, accel=accel, workdir=work / "restore")
+        wanted = "restore_to_ssh"
+    else:
+        # No state was saved (sparc64's savevm crashes this QEMU): the table
+        # shows the cold boot only, and the log said why when it was probed.
+        return {}
+    try:
+        guest.start()
+        return {wanted: guest.timings[wanted]} if wanted in guest.timings else {}
+    finally:
+        guest.close()
+
+
+def _suites_wall(name: str, work: Path, accel: str, say: Callable[[str], None]) -> float:
+    """Wall time of ``harness run NAME``; a failing run is an error, not a figure."""
+    import subprocess
+
+    say("%s: the full suites (harness run)" % name)
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "harness", "run", name, "--plain", "--accel", accel,
+                          "--run-dir", str(work / "suites")], capture_output=True, text=True, check=False)
+    if run.returncode != 0:
+        raise HostError("harness run %s failed (exit %d) while timing the suites" % (name, run.returncode),
+                        target=name, console_tail=(run.stdout + run.stderr).splitlines()[-40:],
+                        hint="see %s" % (work / "suites"))
+    return time.monotonic() - started
 
 
 def stderr_progress(message: str) -> None:

@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Measure single-steps per second and breakpoint hits per second through the "
         "tracing core in this process, through its RPC (one call per operation, and a loop inside "
         "the core), and through a C program built with cc now; print the RPC round trip and, for "
-        "guests, their start-up phases. Prints the in-process/C ratio against the goal of 0.5x; "
+        "guests, their start-up phases (a cold boot and a ready-state restore). "
+        "Prints the in-process/C ratio against the goal of 0.5x; "
         "never fails on speed.")
     p.add_argument("--target", action="append", dest="targets", metavar="TARGET",
                    help="'local' (default) or <os>-<release>-<arch>; repeat for several")
@@ -57,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workdir", type=Path, default=None,
                    help="where guest VMs keep overlays and transcripts (default: a temp dir per target, "
                    "removed after a successful run)")
+    p.add_argument("--suites", action="store_true",
+                   help="on guests, also time a full suite run (harness run TARGET)")
     p.set_defaults(func=bench_command)
 
 
@@ -73,7 +76,7 @@ def bench_command(args: argparse.Namespace) -> int:
         workdir = args.workdir / name if args.workdir is not None else None
         count = args.count or (DEFAULT_COUNT if parse_target(name).is_local else DEFAULT_GUEST_COUNT)
         run = bench_target(name, count, rounds=args.rounds, workdir=workdir, accel=args.accel,
-                           progress=stderr_progress)
+                           progress=stderr_progress, suites=args.suites)
         runs.append(run)
         if console is not None:
             report.render(run, console)
