@@ -31,7 +31,7 @@ def catalog_target_names() -> list[str]:
 
 
 def expand_targets(requested: list[str], known: list[str]) -> list[str]:
-    """Names stay as given (validated); patterns (``*-aarch64``,
+    """Names stay as given (checked against ``known``); patterns (``*-aarch64``,
     ``netbsd-*-sparc64``) expand over ``known`` plus ``local``, in sorted
     order.  A pattern that matches nothing is an error naming what exists."""
     universe = sorted(set(known) | {"local"})
@@ -44,6 +44,10 @@ def expand_targets(requested: list[str], known: list[str]) -> list[str]:
                                   hint="known targets: %s" % ", ".join(universe))
         else:
             hits = [parse_target(word).name]
+            if hits[0] not in universe:
+                # Caught here, not as the same error from every test of the target.
+                raise ConfigError("no target %r in the image catalog" % word,
+                                  hint="known targets: %s" % ", ".join(universe))
         out.extend(h for h in hits if h not in out)
     return out
 

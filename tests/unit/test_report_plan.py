@@ -46,6 +46,12 @@ def test_plain_names_are_validated() -> None:
         expand_targets(["netbsd-10.1-mips"], CATALOG)
 
 
+def test_a_well_formed_name_the_catalog_lacks_is_refused_before_anything_runs() -> None:
+    with pytest.raises(ConfigError, match=r"no target 'netbsd-10\.0-amd64' in the image catalog") as err:
+        expand_targets(["local", "netbsd-10.0-amd64"], CATALOG)
+    assert "netbsd-10.1-aarch64" in (err.value.hint or "")
+
+
 @pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/2/3"])
 def test_bad_shard_specs_are_rejected(text: str) -> None:
     with pytest.raises(ConfigError, match="--shard"):
