@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import GuestError, HostError
+from ..paths import cache_root
 from .measure import Figure, Measurement, Unavailable
 
 SOURCE = Path(__file__).resolve().with_name("reference.c")
@@ -27,8 +28,7 @@ WHATS = ("steps", "breakpoints")
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "trapline" / "bench"
+    return cache_root() / "bench"
 
 
 def compiler() -> list[str]:

@@ -31,17 +31,13 @@ from typing import Any
 import filelock
 
 from ..errors import HostError, Timeout
+from ..paths import cache_root
 
 MANIFEST = "manifest.json"
 BUILD_LOG = "build.log"
 # An aarch64 build through qemu-user takes ~7 min here; a waiter gives the
 # other builder generous room before calling it stuck.
 BUILD_LOCK_TIMEOUT = 3600.0
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "trapline"
 
 
 def images_root() -> Path:

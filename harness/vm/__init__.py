@@ -28,11 +28,12 @@ the transcript path), ``HostError`` (QEMU, ports, files), ``GuestError``,
 
 from __future__ import annotations
 
+from ..paths import cache_root
 from .accel import AccelChoice, probe_accel
 from .console import Console
 from .machine import Machine, QemuMachine, launch
 from .profiles import PROFILES, Profile, build_argv, profile_for
-from .ready_state import ReadyStateStore, cache_root
+from .ready_state import ReadyStateStore
 from .spec import BootSpec
 from .timeouts import Timeouts
 

@@ -154,7 +154,8 @@ def probe_accel(
 
 def _remembered(arch: str, decide: Callable[[], AccelChoice]) -> AccelChoice:
     """``decide()``, or its verdict from an earlier process since this boot with this QEMU."""
-    from .ready_state import cache_root, qemu_version
+    from ..paths import cache_root
+    from .ready_state import qemu_version
 
     try:
         boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()

@@ -32,6 +32,7 @@ from typing import Any
 from filelock import FileLock
 
 from ..errors import HostError
+from ..paths import cache_root
 from .profiles import Profile, VmPaths, build_argv
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,6 @@ STATE_FILE = "state.bin"
 DISK_FILE = "disk.qcow2"
 META_FILE = "meta.json"
 _FORMAT = 1  # bump when the layout of a state directory changes
-
-
-def cache_root() -> Path:
-    """``$XDG_CACHE_HOME/trapline`` (``~/.cache/trapline`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "trapline"
 
 
 _versions: dict[str, str] = {}
