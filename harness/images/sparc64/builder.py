@@ -17,10 +17,11 @@ Steps (each logged and timed by :class:`StepRunner`):
 The finished image directory is renamed into place by
 :func:`harness.images.cache.build_cached` under its file lock.
 
-Booting it (checked here with QEMU 7.2): ``qemu-system-sparc64 -M sun4u -m 512
--kernel vmlinux -append "root=/dev/sda ro console=ttyS0"``, the disk on
-``if=ide`` (the board's CMD646, so ``/dev/sda`` through libata), the NIC
-``-device e1000,netdev=...,bus=pciB`` (eth0); SSH answers after ~15 s of TCG.
+Booting it: the harness's sparc64 profile with the catalog's overrides,
+``qemu-system-sparc64 -M sun4u -m 512 -kernel vmlinux -append "root=/dev/vda
+ro console=ttyS0"``, the disk as ``virtio-blk-pci`` on ``bus=pciB`` (the
+board's CMD646 IDE loses interrupts under QEMU and stalls every request
+~30 s), the NIC ``-device e1000,netdev=...,bus=pciB`` (eth0).
 """
 
 from __future__ import annotations

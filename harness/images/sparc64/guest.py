@@ -46,10 +46,9 @@ def guest_files(recipe: Recipe) -> dict[str, str]:
             "mkdir -p /dev/pts /dev/shm\n"
             "mount -t devpts -o gid=5,mode=620 devpts /dev/pts\n"
             "mount -t tmpfs tmpfs /dev/shm\n"
-            # The root stays read-only: under QEMU's sun4u, writes to the
-            # CMD646 IDE disk lose their completion interrupt (the kernel logs
-            # "ata1: lost interrupt" and stalls ~30 s per write, DMA or PIO),
-            # while reads are fine.  Everything written lives in RAM.
+            # The root stays read-only and everything written lives in RAM:
+            # sun4u cannot save a ready state (DESIGN.md section 5), so every
+            # run cold-boots, and a root nobody writes never needs fsck.
             "mount -t tmpfs -o mode=0755 tmpfs /run\n"
             "mount -t tmpfs -o mode=1777 tmpfs /tmp\n"
             "mount -t tmpfs -o mode=1777 tmpfs /var/tmp\n"

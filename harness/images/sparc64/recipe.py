@@ -59,8 +59,8 @@ class Recipe:
     # while a security-only version's files can vanish from a mirror that
     # still lists it (seen here for python3.11 3.11.2-6+deb12u9).
     suite: str = "bookworm"
-    # ro: see the rcS comment in guest.py (IDE writes stall under sun4u).
-    kernel_cmdline: str = "root=/dev/sda ro console=ttyS0"
+    # vda: the root is virtio-blk on pciB (images/debian-sparc64.toml).
+    kernel_cmdline: str = "root=/dev/vda ro console=ttyS0 net.ifnames=0"
     memory_mb: int = 512
     # The root is mounted read-only (see guest.py), so free space is only
     # headroom for whoever mounts the image on the host.
