@@ -349,6 +349,11 @@ def probe_save_support(profile: Profile, accel: str, workdir: Path) -> SaveSuppo
     try:
         machine.start()
         time.sleep(0.5)
+        qmp_log = logging.getLogger("qemu.qmp")
+        quiet = qmp_log.level
+        # A QEMU that dies mid-save is the answer this probe looks for, not an
+        # error: keep qemu.qmp's "connection reset" traceback off the console.
+        qmp_log.setLevel(logging.CRITICAL)
         try:
             machine.qmp.save_state(probe_dir / "state.bin", machine.timeouts.seconds("save"))
         except TraplineError as exc:
@@ -364,6 +369,8 @@ def probe_save_support(profile: Profile, accel: str, workdir: Path) -> SaveSuppo
                     % (" ".join(machine.argv[:3]), signal.Signals(-status).name, profile.machine),
                 )
             return SaveSupport(False, "saving a %s guest's state failed: %s" % (profile.machine, exc.message))
+        finally:
+            qmp_log.setLevel(quiet)
         if not machine.alive():
             return SaveSupport(False, "QEMU exited after saving a %s guest's state" % profile.machine)
         return SaveSupport(True, "saved the state of a running %s machine" % profile.machine)
