@@ -178,10 +178,12 @@ class ReadyStateStore:
         ident = hashlib.sha256(
             json.dumps([qemu_version(profile.qemu_binary), profile.machine, profile.cpu, accel]).encode()
         ).hexdigest()[:16]
-        with _support_lock:
-            if ident in _support:
-                return _support[ident]
         record = self.root / ("save-support-%s.json" % ident)
+        # Remembered per record, not per ident: each store keeps its own
+        # answer on disk, so a second store in the same process still gets one.
+        with _support_lock:
+            if record in _support:
+                return _support[record]
         support: SaveSupport | None = None
         with contextlib.suppress(OSError, ValueError, KeyError):
             data = json.loads(record.read_text())
@@ -193,8 +195,8 @@ class ReadyStateStore:
             tmp.write_text(json.dumps({"ok": support.ok, "reason": support.reason}))
             tmp.rename(record)
         with _support_lock:
-            first = ident not in _support
-            _support[ident] = support
+            first = record not in _support
+            _support[record] = support
         if first and not support.ok:
             log.warning(
                 "%s guests cannot save a ready state, so they always boot cold: %s", profile.arch, support.reason
@@ -208,5 +210,5 @@ class SaveSupport:
     reason: str
 
 
-_support: dict[str, SaveSupport] = {}
+_support: dict[Path, SaveSupport] = {}
 _support_lock = threading.Lock()
