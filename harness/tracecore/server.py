@@ -446,7 +446,8 @@ def m_snippet_load(s: Session, pid: int, name: str) -> Dict[str, Any]:
         starts.append(at)
         at += len(encoded)
     return {"addr": addr, "trap_addr": addr + snippet.trap_offset, "expect": snippet.expect,
-            "size": len(snippet.code), "assembly": snippet.assembly, "instructions": starts}
+            "size": len(snippet.code), "assembly": snippet.assembly, "instructions": starts,
+            "path": [starts[i] for i in snippet.path]}
 
 
 @method("ktrace.run")

@@ -66,3 +66,22 @@ def test_bpr_split_displacement():
 def test_arches_with_kernel_step_have_no_software_step():
     with pytest.raises(NotImplementedError, match="steps in hardware"):
         softstep.next_pcs(linux_amd64.ABI, {}, lambda a, n: b"")
+
+
+# -- with the real Linux sparc64 table: its roles are "pc" and "npc" -------------------
+def _next_linux_sparc64(insn: int, npc: int = NPC) -> list[int]:
+    from harness.tracecore.abi import linux_sparc64
+
+    mem = {PC: insn.to_bytes(4, "big")}
+    return softstep.next_pcs(linux_sparc64.ABI, {"pc": PC, "npc": npc}, lambda a, n: mem[a])
+
+
+def test_linux_sparc64_in_a_delay_slot_the_next_pc_is_the_branch_target():
+    # A plain instruction sitting in a taken branch's delay slot: NPC is the
+    # branch target, not PC + 4, and that is where the step must trap.
+    assert _next_linux_sparc64(0x90102001, npc=PC + 0x400) == [PC + 0x400]
+
+
+def test_linux_sparc64_bpcc_xcc_annulled_conditional():
+    bne_a_xcc = (1 << 29) | (9 << 25) | (1 << 22) | (2 << 20) | (1 << 19) | 3  # bne,a,pt %xcc, .+12
+    assert _next_linux_sparc64(bne_a_xcc) == [NPC, NPC + 4]

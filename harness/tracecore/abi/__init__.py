@@ -18,6 +18,7 @@ from .types import Abi
 KNOWN: Tuple[Tuple[str, str], ...] = (
     ("linux", "amd64"),
     ("linux", "aarch64"),
+    ("linux", "sparc64"),
     ("netbsd", "amd64"),
     ("netbsd", "aarch64"),
     ("netbsd", "sparc64"),

@@ -1,8 +1,11 @@
 """Linux ptrace mechanics: the reference backend, testable on this machine.
 
 Registers move with PTRACE_GETREGS where the arch has it (amd64) and through
-PTRACE_GETREGSET + an iovec where it does not (aarch64): the table's
-``RegisterSet.note`` says which.  Memory moves a word at a time with
+PTRACE_GETREGSET + an iovec where it does not (aarch64) or where the regset
+holds more (sparc64: its NT_PRSTATUS set adds the register window's locals
+and ins, read from and written to the user stack): the table's
+``RegisterSet.note`` says which.  sparc64 has no kernel single-step; the
+tracer steps in software there and never asks this backend to.  Memory moves a word at a time with
 PEEKDATA/POKEDATA, the facility under test.  Syscall stops are told apart
 with PTRACE_GET_SYSCALL_INFO (Linux >= 5.3), not by counting.
 """
@@ -66,6 +69,11 @@ class LinuxBackend(Backend):
     _RESUME = {"cont": "PTRACE_CONT", "step": "PTRACE_SINGLESTEP", "syscall": "PTRACE_SYSCALL"}
 
     def resume(self, pid: int, how: str, signo: int = 0) -> None:
+        if how == "step" and not self.abi.hardware_step:
+            # The kernel would answer EIO (no arch_has_single_step); say why.
+            raise NotImplementedError(
+                "%s has no PTRACE_SINGLESTEP: step with Tracer.step, which steps in software here"
+                % self.abi.key)
         self.ptrace(self._RESUME[how], pid, 0, signo)
 
     def kill(self, pid: int) -> None:
