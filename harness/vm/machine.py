@@ -302,6 +302,24 @@ class QemuMachine(Machine):
             self._lease.release()
             self._lease = None
 
+    def export_disk(self, dest: Path, disk_format: str = "raw") -> None:
+        """Write the guest's disk as it is now (base plus everything the guest
+        wrote) to ``dest`` as one standalone image, atomically.
+
+        For installs: boot on an overlay over a blank or unpacked base, let the
+        installer write, power off, then keep the result.  Call after QEMU has
+        exited (:meth:`wait_exit`), so no write is still in flight, and before
+        :meth:`close`, which deletes the overlay."""
+        if self.overlay is None:
+            raise HostError("%s has no disk to export" % self.spec.target, target=self.spec.target)
+        if self.alive():
+            raise HostError(
+                "%s: the guest is still running; its disk is not consistent yet" % self.spec.target,
+                target=self.spec.target,
+                hint="power the guest off and wait_exit() first",
+            )
+        convert_disk(self.overlay, dest, disk_format, target=self.spec.target)
+
     def wait_exit(self, timeout_name: str = "shutdown") -> int:
         """Wait for QEMU to exit by itself (the guest powered off); its exit status."""
         assert self._proc is not None
@@ -332,6 +350,31 @@ def create_overlay(backing: Path, backing_format: str, overlay: Path, *, target:
         raise HostError("qemu-img is not installed", argv=argv, hint="install qemu-utils", target=target) from exc
     except subprocess.CalledProcessError as exc:
         raise HostError("creating the disk overlay failed: %s" % exc.stderr.strip(), argv=argv, target=target) from exc
+
+
+def create_blank_disk(path: Path, size_mib: int, *, target: str | None = None) -> None:
+    """A sparse raw disk of ``size_mib`` MiB of zeros (the target of an install)."""
+    if size_mib <= 0:
+        raise HostError("disk size %r MiB must be positive" % size_mib, target=target)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.truncate(size_mib * 1024 * 1024)
+    tmp.replace(path)
+
+
+def convert_disk(source: Path, dest: Path, disk_format: str = "raw", *, target: str | None = None) -> None:
+    """``qemu-img convert`` ``source`` (following its backing chain) to a
+    standalone ``dest``; written to a temporary name and renamed when whole."""
+    tmp = dest.with_name(dest.name + ".tmp")
+    argv = ["qemu-img", "convert", "-q", "-O", disk_format, str(source), str(tmp)]
+    try:
+        subprocess.run(argv, capture_output=True, text=True, check=True, timeout=3600)
+    except FileNotFoundError as exc:
+        raise HostError("qemu-img is not installed", argv=argv, hint="install qemu-utils", target=target) from exc
+    except subprocess.CalledProcessError as exc:
+        tmp.unlink(missing_ok=True)
+        raise HostError("converting the disk failed: %s" % exc.stderr.strip(), argv=argv, target=target) from exc
+    tmp.replace(dest)
 
 
 def _finalize(holder: list[subprocess.Popen | None]) -> None:

@@ -43,6 +43,12 @@ class Profile:
     kvm_host_arch: str | None = None
     bios: str | None = None
     extra_args: tuple[str, ...] = ()
+    # How an install CD is attached: a -device model (``cdrom_device``, on a
+    # ``cdrom_controller`` added first when the board has no bus for it), or,
+    # with no device, on the board's own ``drive_if`` bus at ``cdrom_index``.
+    cdrom_device: str | None = None
+    cdrom_controller: str | None = None
+    cdrom_index: int = 2
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Profile:
         """A copy with ``overrides`` applied; unknown keys and wrong types are ConfigErrors."""
@@ -66,7 +72,7 @@ class Profile:
                     )
                 clean[key] = tuple(str(item) for item in value)
                 continue
-            elif key in ("smp", "default_memory_mb", "max_memory_mb"):
+            elif key in ("smp", "default_memory_mb", "max_memory_mb", "cdrom_index"):
                 if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                     raise ConfigError("%s profile: override %s=%r must be a positive integer" % (self.arch, key, value))
             elif value is not None and not isinstance(value, str):
@@ -84,6 +90,11 @@ class Profile:
                 "%s profile: drive_if=%r attaches the disk itself; disk_device=%r would attach it twice"
                 % (self.arch, self.drive_if, self.disk_device),
                 hint="set disk_device to null, or drive_if to 'none'",
+            )
+        if self.cdrom_controller and not self.cdrom_device:
+            raise ConfigError(
+                "%s profile: cdrom_controller=%r needs a cdrom_device to attach to it"
+                % (self.arch, self.cdrom_controller)
             )
         if self.default_memory_mb > self.max_memory_mb:
             raise ConfigError(
@@ -115,6 +126,9 @@ PROFILES: Mapping[str, Profile] = {
         # mirror its screen on the serial port: firmware messages and boot
         # menus then reach the console and the transcript.
         extra_args=("-machine", "graphics=off"),
+        # q35's ICH9 AHCI controller is on the board (kept by -nodefaults);
+        # SeaBIOS boots a CD on it, which no virtio device offers.
+        cdrom_device="ide-cd",
     ),
     "aarch64": Profile(
         arch="aarch64",
@@ -136,6 +150,10 @@ PROFILES: Mapping[str, Profile] = {
         rng_device="virtio-rng-device",
         kernel_console="ttyAMA0",  # the virt board's PL011 UART
         kvm_host_arch="aarch64",
+        # virt has no IDE/AHCI: a CD sits on virtio-scsi, which EDK II and
+        # both BSDs drive (cross-platform-actions installs NetBSD this way).
+        cdrom_device="scsi-cd",
+        cdrom_controller="virtio-scsi-device",
     ),
     "sparc64": Profile(
         arch="sparc64",
@@ -159,6 +177,10 @@ PROFILES: Mapping[str, Profile] = {
         rng_device=None,
         kernel_console="ttyS0",
         kvm_host_arch=None,
+        # The CD on the cmd646's secondary channel (index 2), where OpenBIOS's
+        # 'cdrom' alias points; anita and anyvm attach install ISOs there.
+        cdrom_device=None,
+        cdrom_index=2,
     ),
 }
 
@@ -233,6 +255,13 @@ def build_argv(
             argv += ["-drive", drive + ",id=disk0", "-device", "%s,drive=disk0" % profile.disk_device]
         else:
             argv += ["-drive", drive + ",index=0"]
+    if spec.cdrom is not None:
+        argv += _cdrom_args(profile, spec.cdrom)
+    if spec.boot_from == "cdrom":
+        # 'd' is the first CD drive, for SeaBIOS and OpenBIOS alike.
+        argv += ["-boot", "d"]
+    if getattr(spec, "exit_on_reboot", False):
+        argv += ["-no-reboot"]
     # User-mode networking: no root, no bridge; only SSH is reachable, and
     # only from this host (127.0.0.1), never from the network.
     argv += [
@@ -255,6 +284,24 @@ def build_argv(
         argv += ["-incoming", "defer"]
     argv += list(profile.extra_args)
     return argv
+
+
+def _cdrom_args(profile: Profile, iso: Path) -> list[str]:
+    # readonly: the verified ISO in the media cache is shared by every build.
+    drive = "file=%s,format=raw,media=cdrom,readonly=on" % _opt(iso)
+    if profile.cdrom_device is None:
+        if profile.drive_if == "none":
+            raise ConfigError(
+                "%s profile: no way to attach a CD (drive_if='none' and no cdrom_device)" % profile.arch,
+                hint="set cdrom_device (e.g. ide-cd) in the profile overrides",
+            )
+        return ["-drive", "%s,if=%s,index=%d" % (drive, profile.drive_if, profile.cdrom_index)]
+    args: list[str] = []
+    device = "%s,drive=cd0" % profile.cdrom_device
+    if profile.cdrom_controller:
+        args += ["-device", "%s,id=cdbus0" % profile.cdrom_controller]
+        device += ",bus=cdbus0.0"
+    return [*args, "-drive", drive + ",if=none,id=cd0", "-device", device]
 
 
 def _opt(path: Path) -> str:

@@ -48,6 +48,15 @@ class Timeouts:
     save: float = 120.0  # migrate the RAM and devices to a file
     restore: float = 30.0  # incoming migration from a file until the VM can run
     accel_probe: float = 8.0  # the tiny KVM probe guest printing its marker
+    # Installer dialogues (harness.images.dialogue).  A step's timeout is a
+    # stall timer: any new console output restarts it, up to installer_total.
+    installer_boot: float = 300.0  # power on until the installer's first question (firmware, kernel load)
+    installer_prompt: float = 120.0  # an installer screen's next question, console silent meanwhile
+    installer_sets: float = 900.0  # extracting or fetching the sets: output can pause for a whole set
+    installer_total: float = 3600.0  # one whole dialogue, however busy the console
+    provision_command: float = 300.0  # one provisioning command on the root shell (sshd's first key generation)
+    dialogue_poll: float = 2.0  # how often a waiting dialogue checks the console for progress
+    ddb_command: float = 60.0  # one ddb command's output until ddb prompts again
     scale: float = 1.0
 
     @classmethod

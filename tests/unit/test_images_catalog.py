@@ -95,7 +95,7 @@ def test_target_name_must_match_os_release_arch(tmp_path: Path) -> None:
 
 def test_unknown_os_lists_known_ones(tmp_path: Path) -> None:
     message = load_error(tmp_path, GOOD.replace('os = "debian"', 'os = "plan9"'))
-    assert message == "%s: key 'os': 'plan9' is not one of debian" % (tmp_path / "debian.toml")
+    assert message == "%s: key 'os': 'plan9' is not one of debian, netbsd, openbsd" % (tmp_path / "debian.toml")
 
 
 def test_bad_toml_names_the_file(tmp_path: Path) -> None:
