@@ -24,6 +24,9 @@ def _builder(entry: CatalogEntry) -> ModuleType:
     if entry.os == "debian" and entry["builder"] == "sparc64-cross":
         from .sparc64 import builder
         return builder
+    if entry.os in ("netbsd", "openbsd"):
+        from . import bsd
+        return bsd
     raise ConfigError("no image builder for %s targets yet (%s)" % (entry.os, entry.name))
 
 
