@@ -570,7 +570,10 @@ def serve(stdin: Optional[IO[bytes]] = None, stdout: Optional[IO[bytes]] = None)
     # /dev/null and stderr, so no child can read our requests or write
     # into our replies.
     if stdin is None:
-        stdin = os.fdopen(os.dup(0), "rb", buffering=0)
+        # Buffered: an unbuffered readline reads one byte per system call,
+        # which on a TCG sparc64 guest made a 2 MB request take minutes.  A
+        # buffered readline still returns as soon as its newline arrives.
+        stdin = os.fdopen(os.dup(0), "rb")
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
