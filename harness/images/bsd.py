@@ -19,8 +19,9 @@ Steps (each timed and logged by :class:`StepRunner`):
 
 3. resolve python3 and its dependencies from the release's package index and
    fetch them into the media cache (:mod:`harness.images.packages`);
-4. boot the installed disk, log in as root on the serial console, bring the
-   network up, fetch and run the provisioning script from the install server
+4. boot the installed disk and walk the ``<os>-provision`` dialogue on the
+   serial console: log in as root, bring the network up, fetch and run the
+   provisioning script from the install server
    (our login key, a host key made here, sshd on, what slows first boot off,
    ``pkg_add`` of the packages in dependency order, ``python3`` on the
    default PATH), power off, keep the disk;
@@ -50,7 +51,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 
-from ..errors import ConfigError, GuestError, HostError, Timeout
+from ..errors import ConfigError, HostError, Timeout
+from . import dialogue
 from .cache import BuiltImage, build_cached
 from .catalog import CatalogEntry, recipe_hash
 from .install_server import InstallServer
@@ -208,10 +210,7 @@ class GuestDriver(Protocol):
 # NetBSD sysinst extracting the sets on TCG sparc64 is the slow end (anita
 # allows an hour for whole installs).
 INSTALL_SECONDS = 3600.0
-PROVISION_SECONDS = 1800.0
 POWEROFF_SECONDS = 120.0
-# ddb prompts: NetBSD db{N}>, OpenBSD ddb{N}> (DESIGN.md section 4).
-_DDB_PROMPT = r"\bd?db\{\d+\}> "
 
 
 class QemuDriver:
@@ -230,13 +229,13 @@ class QemuDriver:
         boot = {"profile_overrides": entry["profile"], **install_boot(entry, media)}
         spec = BootSpec(target=entry.name, arch=entry.arch, base_disk=disk, disk_format="raw",
                         memory_mb=entry["memory_mb"], exit_on_reboot=True, **boot)
-        dialogue = _dialogue_module(entry)
         if entry["install"] == "autoinstall":
-            job.server.set_install_conf(_call(dialogue, "render_install_conf", entry, job.variables))
+            job.server.set_install_conf(dialogue.render_install_conf(entry, job.variables))
         with launch(spec, job.vm_dir, accel=self.accel) as machine:
             job.steps.note("install VM transcript: %s" % machine.transcript_path)
-            _call(dialogue, "run_dialogue", "%s-%s" % (entry.os, entry["install"]), machine.console,
-                  variables=job.variables, log=job.vm_dir / "install-dialogue.log")
+            dialogue.run_dialogue("%s-%s" % (entry.os, entry["install"]), machine.console,
+                                  variables=job.variables, log=job.vm_dir / "install-dialogue.log",
+                                  timeouts=machine.timeouts)
             _wait_powered_off(machine, INSTALL_SECONDS)
             machine.export_disk(disk)
 
@@ -249,31 +248,12 @@ class QemuDriver:
                         memory_mb=entry["memory_mb"], profile_overrides=entry["profile"], exit_on_reboot=True)
         with launch(spec, job.vm_dir, accel=self.accel) as machine:
             job.steps.note("provisioning VM transcript: %s" % machine.transcript_path)
-            shell = ConsoleShell(machine.console, entry.name, machine.timeouts.scale)
-            shell.login(job.root_password)
-            shell.run(NETWORK_UP, seconds=120)
-            shell.run("ftp -o /tmp/trapline-provision.sh %s/provision.sh" % job.server.guest_url, seconds=300)
-            shell.run("sh /tmp/trapline-provision.sh %s" % job.server.guest_url, seconds=PROVISION_SECONDS)
+            dialogue.run_dialogue("%s-provision" % entry.os, machine.console,
+                                  variables={**job.variables, "network_up": NETWORK_UP},
+                                  log=job.vm_dir / "provision-dialogue.log", timeouts=machine.timeouts)
             machine.console.sendline("shutdown -p now")
             _wait_powered_off(machine, POWEROFF_SECONDS)
             machine.export_disk(disk)
-
-
-def _dialogue_module(entry: CatalogEntry) -> Any:
-    try:
-        from . import dialogue
-    except ImportError as exc:
-        raise HostError("the installer dialogue engine (harness/images/dialogue.py) is not available: %s" % exc,
-                        target=entry.name) from exc
-    return dialogue
-
-
-def _call(module: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-    function = getattr(module, name, None)
-    if function is None:
-        raise HostError("%s has no %s(); the BSD builder needs it to drive the installer"
-                        % (module.__name__, name))
-    return function(*args, **kwargs)
 
 
 def _wait_powered_off(machine: Any, seconds: float) -> None:
@@ -284,55 +264,6 @@ def _wait_powered_off(machine: Any, seconds: float) -> None:
                           waited=seconds * machine.timeouts.scale, timeout_name="bsd.POWEROFF/INSTALL_SECONDS",
                           transcript=machine.transcript_path, console_tail=machine.console.tail())
         time.sleep(0.5)
-
-
-class ConsoleShell:
-    """A root shell on the serial console, driven with end markers.
-
-    Each command is followed by ``echo <marker>_$((N+1))=$?``: the shell
-    prints the computed number, the echo of the typed line does not contain
-    it, so the match is the command's end and never its echo.
-    """
-
-    def __init__(self, console: Any, target: str, scale: float = 1.0) -> None:
-        self.console = console
-        self.target = target
-        self.scale = scale
-        self._serial = secrets.randbelow(10**6) * 1000
-
-    def _expect(self, patterns: list[str], seconds: float) -> int:
-        """Wait for one of ``patterns`` (index returned) for up to ``seconds``
-        (scaled); a ddb prompt anywhere is a kernel panic."""
-        deadline = time.monotonic() + seconds * self.scale
-        while True:
-            try:
-                index = self.console.expect([*patterns, _DDB_PROMPT], "console_prompt")
-            except Timeout:
-                if time.monotonic() > deadline:
-                    raise
-                continue
-            if index == len(patterns):
-                raise GuestError("%s: the kernel dropped into ddb (a panic) on the console" % self.target,
-                                 target=self.target, console_tail=self.console.tail(),
-                                 hint="see the transcript; harness.images.panic captures ddb reports")
-            return index
-
-    def login(self, root_password: str, seconds: float = 600.0) -> None:
-        self._expect([r"login: "], seconds)
-        self.console.sendline("root")
-        if self._expect([r"[Pp]assword:", r"# "], 60) == 0:
-            self.console.sendline(root_password)
-        self.run("true", seconds=60)
-
-    def run(self, command: str, *, seconds: float) -> None:
-        self._serial += 1
-        self.console.sendline("%s; echo TRAPLINE_RC_$((%d+1))=$?" % (command, self._serial - 1))
-        self._expect([r"TRAPLINE_RC_%d=(\d+)" % self._serial], seconds)
-        match = self.console.match
-        status = match.group(1) if match is not None else "?"
-        if status != "0":
-            raise GuestError("%s: %r failed on the console with status %s" % (self.target, command[:80], status),
-                             target=self.target, console_tail=self.console.tail())
 
 
 # ---------------------------------------------------------------- the build

@@ -24,7 +24,7 @@ import pytest
 
 from harness.errors import ConfigError, GuestError, HostError
 from harness.images import _builder, bsd
-from harness.images.bsd import BuildJob, ConsoleShell, provision_script, unpack_disk_image
+from harness.images.bsd import BuildJob, provision_script, unpack_disk_image
 from harness.images.catalog import CatalogEntry, load_catalog
 
 IMAGE_HEAD = b"\xeb\x3c\x90NetBSD-fake-image\x00" + bytes(range(256))
@@ -255,54 +255,6 @@ def test_provision_script_owns_the_sshd_settings_and_installs_in_order(os_name: 
     assert "ln -sf \"$py\" /usr/bin/python3" in script
     assert ("sshd=YES" in script) is (os_name == "netbsd")
     assert ("rcctl enable sshd" in script) is (os_name == "openbsd")
-
-
-class ScriptedConsole:
-    """A console stand-in answering expect() from a list of screens."""
-
-    def __init__(self, screens: list[str]) -> None:
-        import re
-        self._re = re
-        self.screens = screens
-        self.sent: list[str] = []
-        self.match = None
-
-    def expect(self, patterns: list[str], timeout_name: str) -> int:
-        screen = self.screens.pop(0)
-        for i, pattern in enumerate(patterns):
-            found = self._re.search(pattern, screen)
-            if found:
-                self.match = found
-                return i
-        raise AssertionError("no pattern of %r matches %r" % (patterns, screen))
-
-    def sendline(self, text: str) -> None:
-        self.sent.append(text)
-
-    def tail(self) -> list[str]:
-        return ["tail"]
-
-
-def test_console_shell_logs_in_with_the_password_and_checks_status() -> None:
-    console = ScriptedConsole(["login: ", "Password:", "TRAPLINE_RC_%d=0\n", "TRAPLINE_RC_%d=0\n"])
-    shell = ConsoleShell(console, "openbsd-7.6-amd64")
-    serial = shell._serial
-    console.screens[2] %= serial + 1
-    console.screens[3] %= serial + 2
-    shell.login("s3cret")
-    shell.run("ftp -o /tmp/x http://10.0.2.2:1/x", seconds=10)
-    assert console.sent == ["root", "s3cret", "true; echo TRAPLINE_RC_$((%d+1))=$?" % serial,
-                            "ftp -o /tmp/x http://10.0.2.2:1/x; echo TRAPLINE_RC_$((%d+1))=$?" % (serial + 1)]
-
-
-def test_console_shell_reports_a_failing_command_and_a_panic() -> None:
-    console = ScriptedConsole(["TRAPLINE_RC_%d=1\n", "panic: trap\ndb{0}> "])
-    shell = ConsoleShell(console, "netbsd-10.1-amd64")
-    console.screens[0] %= shell._serial + 1
-    with pytest.raises(GuestError, match=r"'pkg_add x' failed on the console with status 1"):
-        shell.run("pkg_add x", seconds=10)
-    with pytest.raises(GuestError, match="dropped into ddb"):
-        shell.run("true", seconds=10)
 
 
 @pytest.mark.parametrize("text", [provision_script("netbsd"), provision_script("openbsd"), bsd.NETWORK_UP],

@@ -34,6 +34,8 @@ from tests.fakes.console_replay import Event, ReplayConsole, ReplayScript, Repla
 CONF_URL = "http://10.0.2.2:8080/install.conf"
 PASSWORD = "Xyz-test-9"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITESTKEY trapline@test"
+SERVER = "http://10.0.2.2:8080"
+NETWORK_UP = "ifconfig vio0 inet 10.0.2.15 netmask 255.255.255.0 up; route -n add default 10.0.2.2; true"
 VARIABLES = {"install_conf_url": CONF_URL, "root_password": PASSWORD, "authorized_key": KEY}
 
 # Small enough that a stall test takes a fraction of a second.
@@ -54,7 +56,7 @@ def step_log(path: Path) -> list[dict]:
 
 def test_every_dialogue_file_loads_and_cites_a_listed_source():
     names = sorted(p.stem for p in DIALOGUES_DIR.glob("*.toml"))
-    assert names == ["netbsd-provision", "netbsd-sysinst", "openbsd-install", "openbsd-provision"]
+    assert names == ["bsd-provision", "netbsd-sysinst", "openbsd-install"]
     for name in names:
         loaded = load_dialogue(DIALOGUES_DIR / ("%s.toml" % name))
         for step in (*loaded.steps, loaded.done):
@@ -191,14 +193,13 @@ def test_netbsd_sparc64_sysinst_picks_menu_items_by_their_text(tmp_path):
 @pytest.mark.parametrize("name", ["netbsd-provision", "openbsd-provision"])
 def test_provisioning_logs_in_and_runs_each_command_after_the_previous_ends(tmp_path, name):
     console = replay(name, tmp_path)
-    result = run_dialogue(name, console, variables=VARIABLES)
+    variables = {**VARIABLES, "network_up": NETWORK_UP, "server_url": SERVER}
+    result = run_dialogue(name, console, variables=variables)
     assert console.received == fixture(name).inputs()
-    assert result.answered[0] == ("login", "root\r")
+    assert [step for step, _ in result.answered] == ["login", "password", "network", "fetch-script", "run-script"]
     assert result.answered[1] == ("password", "<secret>")
-    assert any(KEY in sent for _, sent in result.answered)
-    if name == "netbsd-provision":
-        assert result.answered[2][1].startswith("sysctl -w net.inet6.ip6.dad_count=0 ")
-        assert "ntpdate=NO" in result.answered[3][1]
+    assert result.answered[2][1] == NETWORK_UP + " && echo TRAPLINE_OK=$((0+1)) || echo TRAPLINE_FAILED=$?\r"
+    assert result.answered[4][1].startswith("sh /tmp/trapline-provision.sh http://10.0.2.2:8080 && ")
 
 
 def _inline_dialogue(tmp_path: Path, steps: str, done: str = "All done") -> dialogue.Dialogue:
