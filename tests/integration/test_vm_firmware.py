@@ -91,9 +91,13 @@ def test_two_vms_side_by_side_get_their_own_port_and_files(tmp_path: Path) -> No
 
 _OWNER = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     from harness.vm import BootSpec, launch
+    # Stand in for a user at a terminal: a CI job started in the background
+    # of a non-interactive shell hands its children SIGINT ignored, and then
+    # the Ctrl-C below would never arrive.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     vm = launch(BootSpec(target="owner", arch="sparc64"), Path(sys.argv[1]), accel="tcg")
     vm.console.expect(r"0 > ", "console_prompt")
     print(vm.pid, flush=True)
