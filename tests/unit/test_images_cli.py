@@ -29,20 +29,36 @@ def fake_image(target: str, recipe: str) -> None:
     build_cached(target, recipe, build)
 
 
-def test_list_shows_current_stale_and_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def list_rows(capsys: pytest.CaptureFixture[str]) -> set[tuple[str, ...]]:
+    args = parse("images", "list")
+    assert args.func(args) == 0
+    return {tuple(cell.strip() for cell in line.split("│")[1:4])
+            for line in capsys.readouterr().out.splitlines() if "│" in line}
+
+
+def save_ready_state(target: str) -> None:
+    from harness.vm.ready_state import ReadyStateStore
+
+    store = ReadyStateStore()
+    tempdir = store.new_tempdir("k" * 24)
+    (tempdir / "state.bin").write_bytes(b"state")
+    with store.lock("k" * 24):
+        store.commit("k" * 24, tempdir, {"target": target})
+
+
+def test_list_shows_built_stale_absent_and_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     current = image_hash(load_catalog()["debian-12-amd64"])
     fake_image("debian-12-amd64", current)
     fake_image("debian-12-amd64", "0000000000000000")
-    args = parse("images", "list")
-    assert args.func(args) == 0
-    rows = {tuple(cell.strip() for cell in line.split("│")[1:4])
-            for line in capsys.readouterr().out.splitlines() if "│" in line}
-    assert ("debian-12-amd64", current, "current") in rows
+    rows = list_rows(capsys)
+    assert ("debian-12-amd64", current, "built") in rows
     assert ("debian-12-amd64", "0000000000000000", "stale (catalog changed)") in rows
     aarch64 = image_hash(load_catalog()["debian-12-aarch64"])
-    assert ("debian-12-aarch64", aarch64, "not built") in rows
+    assert ("debian-12-aarch64", aarch64, "absent") in rows
+    save_ready_state("debian-12-amd64")
+    assert ("debian-12-amd64", current, "ready") in list_rows(capsys)
 
 
 def test_build_of_unknown_target_fails_before_building(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
