@@ -263,3 +263,57 @@ def test_what_the_guest_shell_runs_parses_as_sh(text: str) -> None:
     import subprocess
     result = subprocess.run(["sh", "-n", "-c", text], check=False, capture_output=True, text=True)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+# -- with the real fetcher, from a local HTTP mirror
+
+
+@pytest.fixture()
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+
+
+def _serve_netbsd_image(mirror: object, entry: CatalogEntry, image_gz: bytes) -> str:
+    from tests.fakes.mirror import FakeMirror, checksum_lines
+
+    assert isinstance(mirror, FakeMirror)
+    path = entry["install_media"]
+    mirror.put(FakeMirror.url_path("netbsd", entry["release_dir"], path), image_gz)
+    directory, _, name = path.rpartition("/")
+    mirror.put(FakeMirror.url_path("netbsd", entry["release_dir"], directory + "/SHA512"),
+               checksum_lines("SHA512", {name: image_gz}))
+    return FakeMirror.url_path("netbsd", entry["release_dir"], path)
+
+
+def test_build_downloads_and_verifies_the_media_from_the_mirror(tmp_path: Path, cache: Path, pkg_repo: Path,
+                                                                no_proxy: None) -> None:
+    from tests.fakes.mirror import FakeMirror
+
+    entry = _entry("netbsd-10.1-amd64", disk_mib=8, pkg_path=pkg_repo.as_uri())
+    image_gz = _fake_image(tmp_path / "src.img.gz", 1024 * 1024).read_bytes()
+    with FakeMirror() as mirror:
+        url_path = _serve_netbsd_image(mirror, entry, image_gz)
+        image, built = bsd.ensure_built(entry, mirror=mirror.base_url("netbsd"), driver=FakeGuest())
+        assert built
+        assert mirror.count(url_path) == 1
+    assert image.disk.read_bytes()[:len(IMAGE_HEAD)] == IMAGE_HEAD
+    cached = cache / "trapline" / "media" / "netbsd" / "NetBSD-10.1" / entry["install_media"]
+    assert cached.read_bytes() == image_gz
+    assert "media %s: %s" % (entry["install_media"], cached) in image.build_log.read_text()
+
+
+def test_media_that_fail_verification_never_reach_the_guest(tmp_path: Path, cache: Path, pkg_repo: Path,
+                                                            no_proxy: None) -> None:
+    from harness.images.verify import VerificationError
+    from tests.fakes.mirror import FakeMirror
+
+    entry = _entry("netbsd-10.1-amd64", disk_mib=8, pkg_path=pkg_repo.as_uri())
+    image_gz = _fake_image(tmp_path / "src.img.gz", 1024 * 1024).read_bytes()
+    guest = FakeGuest()
+    with FakeMirror() as mirror:
+        mirror.tamper(_serve_netbsd_image(mirror, entry, image_gz))
+        with pytest.raises(VerificationError, match=r"NetBSD-10\.1-amd64-live\.img\.gz does not match"):
+            bsd.ensure_built(entry, mirror=mirror.base_url("netbsd"), driver=guest)
+    assert guest.calls == []
+    assert not (cache / "trapline" / "images" / "netbsd-10.1-amd64" / bsd.image_hash(entry)).exists()
+    assert not (cache / "trapline" / "media" / "netbsd" / "NetBSD-10.1" / entry["install_media"]).exists()
