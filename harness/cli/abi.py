@@ -20,7 +20,7 @@ from ..rpc import RemoteError
 from ..targets import open_target, parse_target
 from ..tracecore import abi as abi_tables
 from ..tracecore import selfcheck
-from ..tracecore.abi.types import Abi
+from ..tracecore.abi.types import Abi, RegisterSet
 
 EXIT_MISMATCH = 1
 EXIT_UNAVAILABLE = 3
@@ -45,22 +45,48 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def describe(table: Abi, release: str | None = None) -> dict:
-    regs = table.regs.layout
+    """The table as ``release`` sees it (None: the newest the table knows)."""
+    requests = table.requests_for(release)
     return {
         "abi": table.key,
+        "release": release,
         "byteorder": table.byteorder,
         "sources": list(table.sources),
-        "requests": {name: table.request(name, release) for name in table.requests.values},
-        "requests_header": table.requests.header.source,
-        "absent_requests": list(table.requests.absent),
-        "regs": {"struct": regs.c_name, "size": regs.size, "header": regs.header.source,
-                 "get": table.regs.get, "set": table.regs.set,
-                 "fields": [[f.name, f.offset, f.size * f.count] for f in regs]},
+        "requests": dict(requests.values),
+        "requests_header": requests.header.source,
+        "absent_requests": list(requests.absent),
+        # Why a request is absent for this release: the release it arrived in.
+        "requests_since": {name: table.requests_since[name] for name in requests.absent
+                           if name in table.requests_since},
+        "regs": _register_set(table.regs),
+        "fpregs": _register_set(table.fpregs) if table.fpregs is not None else None,
         "roles": {k: v for k, v in vars(table.roles).items() if v},
         "breakpoint": {"insn": table.breakpoint.insn.hex(), "pc_adjust": table.breakpoint.pc_adjust,
                        "si_code": table.breakpoint.si_code, "source": table.breakpoint.source},
         "hardware_step": table.hardware_step,
+        "stack_bias": _stack_bias(table),
     }
+
+
+def _register_set(regset: RegisterSet) -> dict:
+    layout = regset.layout
+    return {"struct": layout.c_name, "size": layout.size, "header": layout.header.source,
+            "get": regset.get, "set": regset.set,
+            "fields": [[f.name, f.offset, f.size * f.count] for f in layout]}
+
+
+def _stack_bias(table: Abi) -> int | None:
+    """sparc64's BIAS (frame.h): %sp and %fp point 2047 bytes below the frame."""
+    for group in table.extra_constants:
+        if "BIAS" in group:
+            return group["BIAS"]
+    return None
+
+
+def _print_register_set(title: str, r: dict) -> None:
+    print("\n%s %s: %d bytes, %s / %s  [%s]" % (title, r["struct"], r["size"], r["get"], r["set"], r["header"]))
+    for name, offset, size in r["fields"]:
+        print("  %-16s offset %4d  size %3d" % (name, offset, size))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,14 +109,18 @@ def run(args: argparse.Namespace) -> int:
     for name, value in info["requests"].items():
         print("  %-28s %6d  0x%x" % (name, value, value))
     for name in info["absent_requests"]:
-        print("  %-28s   absent" % name)
-    r = info["regs"]
-    print("\n%s: %d bytes, %s / %s  [%s]" % (r["struct"], r["size"], r["get"], r["set"], r["header"]))
-    for name, offset, size in r["fields"]:
-        print("  %-16s offset %4d  size %3d" % (name, offset, size))
+        since = info["requests_since"].get(name)
+        print("  %-28s   absent%s" % (name, " (from release %s)" % since if since else ""))
+    _print_register_set("regs", info["regs"])
+    if info["fpregs"] is not None:
+        _print_register_set("fpregs", info["fpregs"])
     print("\nroles: " + ", ".join("%s=%s" % kv for kv in info["roles"].items()))
+    if info["stack_bias"] is not None:
+        print("stack bias: %d (%%sp and %%fp point this far below the frame)" % info["stack_bias"])
     b = info["breakpoint"]
-    print("breakpoint: %s, PC adjust %d, si_code %s  [%s]" % (b["insn"], b["pc_adjust"], b["si_code"], b["source"]))
+    print("breakpoint: %s, PC adjust %d, si_code %s  [%s]" % (
+        " ".join(b["insn"][i:i + 2] for i in range(0, len(b["insn"]), 2)), b["pc_adjust"], b["si_code"],
+        b["source"]))
     print("single-step: %s" % ("kernel (PT_STEP)" if info["hardware_step"] else "software (no kernel step)"))
     return 0
 

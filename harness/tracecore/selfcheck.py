@@ -183,14 +183,11 @@ def _struct_facts(abi: Abi, extra: Sequence[Struct]) -> List[Fact]:
 def _constant_facts(abi: Abi, release: Optional[str], extra: Sequence[Constants]) -> List[Fact]:
     out: List[Fact] = []
     spellings = SPELLINGS.get(abi.os, {})
-    for group in list(abi.constant_groups()) + list(extra):
+    for table in list(abi.constant_groups()) + list(extra):
+        # Requests as the release sees them: its numbers, and what it predates as absent.
+        group = abi.requests_for(release) if table is abi.requests else table
         h = group.header
         values: Dict[str, int] = dict(group.values)
-        if group is abi.requests:
-            for prefix, table in abi.requests_by_release.items():
-                if release is not None and (release == prefix or release.startswith(prefix + ".")):
-                    values.update(table)
-            values = {name: abi.request(name, release) if name in group else v for name, v in values.items()}
         for name, value in list(values.items()) + [(n, None) for n in group.absent]:
             expr, guard = spellings.get(name, (name, name))
             out.append(Fact(name, "constant", h.include, h.source, value, expr, guard=guard))

@@ -20,8 +20,10 @@ from harness.tracecore.abi import (
     netbsd_sparc64,
     openbsd_aarch64,
     openbsd_amd64,
+    openbsd_common,
     openbsd_sparc64,
 )
+from harness.tracecore.abi.types import AbsentRequest, release_key
 
 MODULES = {
     ("netbsd", "amd64"): netbsd_amd64,
@@ -174,6 +176,102 @@ def test_netbsd_machine_independent_requests(module):
         0, 2, 7, 9, 10, 11, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27]
     assert table.request("PT_LWPINFO", "9.3") == 13
     assert any("netbsd-9" in note for note in table.notes)
+
+
+# -- release keying -----------------------------------------------------------------
+@pytest.mark.parametrize(("release", "key"), [
+    ("9.3", (9, 3)), ("10", (10,)), ("10.1_STABLE", (10, 1)), ("7.10", (7, 10)),
+    ("current", None), ("", None), (None, None),
+])
+def test_release_key_reads_the_leading_numbers(release, key):
+    assert release_key(release) == key
+
+
+# ptrace.h 1.75 numbers 23..27 postdate the netbsd-9 branch (2019-07-30).
+NETBSD_10_ONLY = {"PT_STOP": 23, "PT_LWPSTATUS": 24, "PT_LWPNEXT": 25, "PT_SET_SIGPASS": 26, "PT_GET_SIGPASS": 27}
+
+
+@pytest.mark.parametrize("module", [netbsd_amd64, netbsd_aarch64, netbsd_sparc64], ids=lambda m: m.ABI.arch)
+def test_netbsd_9_lacks_exactly_the_requests_10_added(module):
+    table = module.ABI
+    nine, ten = table.requests_for("9.3"), table.requests_for("10.1")
+    assert {n: v for n, v in ten.values.items() if n not in nine.values} == NETBSD_10_ONLY
+    assert set(nine.values) <= set(ten.values)
+    assert set(nine.absent) - set(ten.absent) == set(NETBSD_10_ONLY)
+    assert nine.values["PT_LWPINFO"] == 13 and ten.values["PT_LWPINFO"] == 13
+    # No release (a local or unknown target): the newest table, all of them.
+    assert table.requests_for(None) is table.requests
+
+
+def test_netbsd_9_request_is_refused_with_the_release_it_arrived_in():
+    table = netbsd_amd64.ABI
+    with pytest.raises(AbsentRequest) as caught:
+        table.request("PT_LWPNEXT", "9.3")
+    assert str(caught.value) == ("netbsd_amd64: PT_LWPNEXT first appears in release 10; this target runs 9.3, "
+                                 "whose kernel does not know the number")
+    assert isinstance(caught.value, KeyError)
+    assert (table.has_request("PT_STOP", "9.0"), table.has_request("PT_STOP", "10.0"),
+            table.has_request("PT_STOP")) == (False, True, True)
+    assert table.request("PT_STOP", "10.1") == 23
+    assert table.request("PT_STOP", "current") == 23
+
+
+XSTATE = {"PT_GETXSTATE_INFO": 37, "PT_GETXSTATE": 38, "PT_SETXSTATE": 39}
+
+
+@pytest.mark.parametrize("release", ["7.5", "7.6"])
+def test_openbsd_amd64_before_7_7_has_no_xstate_requests(release):
+    table = openbsd_amd64.ABI
+    seen = table.requests_for(release)
+    assert [name for name in XSTATE if name in seen.values] == []
+    assert [name for name in XSTATE if name in seen.absent] == list(XSTATE)
+    assert not table.has_request("PT_GETXSTATE", release)
+    assert seen.values["PT_GETFPREGS"] == 35
+
+
+@pytest.mark.parametrize("release", ["7.7", "7.8", "7.9"])
+def test_openbsd_amd64_from_7_7_has_the_xstate_requests(release):
+    seen = openbsd_amd64.ABI.requests_for(release)
+    assert {name: seen.values[name] for name in XSTATE} == XSTATE
+    assert not set(XSTATE) & set(seen.absent)
+
+
+@pytest.mark.parametrize("module", [openbsd_aarch64, openbsd_sparc64], ids=lambda m: m.ABI.arch)
+def test_openbsd_other_arches_see_one_request_set_on_every_release(module):
+    table = module.ABI
+    assert table.requests_for("7.5").values == table.requests_for("7.9").values == dict(table.requests.values)
+
+
+def test_openbsd_sparc64_wcookie_and_arm64_pacmask_numbers():
+    # sparc64/include/ptrace.h 1.3: PT_WCOOKIE (PT_FIRSTMACH + 4);
+    # arm64/include/ptrace.h: PT_PACMASK (PT_FIRSTMACH + 5).
+    assert openbsd_sparc64.ABI.requests["PT_WCOOKIE"] == 36
+    assert openbsd_aarch64.ABI.requests["PT_PACMASK"] == 37
+    assert "PT_WCOOKIE" not in openbsd_aarch64.ABI.requests
+    assert "PT_PACMASK" not in openbsd_sparc64.ABI.requests
+    assert openbsd_sparc64.ABI.requests.name_of(36, "PT_") == "PT_WCOOKIE"
+
+
+def test_openbsd_thread_pid_offset():
+    # sys/sys/proc.h 1.397: THREAD_PID_OFFSET 100000.
+    assert openbsd_common.THREAD_PID_OFFSET == 100000
+    assert any("THREAD_PID_OFFSET = 100000" in note for note in openbsd_amd64.ABI.notes)
+
+
+def test_openbsd_siginfo_follows_revision_1_14():
+    # siginfo.h 1.14: _proc {pid_t _pid; uid_t _uid; union _pdata {_kill {sigval};
+    # _cld {clock_t _utime, _stime; int _status}}}; _fault {void *_addr; int _trapno}.
+    child = openbsd_amd64.ABI.structs["siginfo"]
+    fault = openbsd_amd64.ABI.structs["siginfo_fault"]
+    offsets = {f.name: (f.offset, f.size) for f in child}
+    offsets.update({f.name: (f.offset, f.size) for f in fault})
+    assert offsets == {
+        "si_signo": (0, 4), "si_code": (4, 4), "si_errno": (8, 4), "si_pid": (16, 4), "si_uid": (20, 4),
+        "si_utime": (24, 8), "si_stime": (32, 8), "si_status": (40, 4), "si_addr": (16, 8), "si_trapno": (24, 4),
+    }
+    assert child.field("si_uid").member == "_data._proc._uid"
+    assert child.field("si_status").member == "_data._proc._pdata._cld._status"
+    assert child.size == fault.size == 136
 
 
 @pytest.mark.parametrize("module", [openbsd_amd64, openbsd_aarch64, openbsd_sparc64], ids=lambda m: m.ABI.arch)

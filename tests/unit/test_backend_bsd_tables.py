@@ -15,7 +15,9 @@ import importlib.util
 import pytest
 from test_backend_bsd_fakes import FakePtrace
 
+from harness.tracecore.abi.types import AbsentRequest
 from harness.tracecore.backends import for_abi
+from harness.tracecore.ptrace import PtraceBinding
 from harness.tracecore.waitstatus import WaitStatus
 
 BSD_KEYS = [(os_name, arch) for os_name in ("netbsd", "openbsd") for arch in ("amd64", "aarch64", "sparc64")]
@@ -96,15 +98,85 @@ def test_table_structs_have_the_fields_at_the_header_offsets(key):
     assert _layout_problems(table, wanted) == []
 
 
-# Extras a backend method needs: the table has them, or its notes say why not.
-@pytest.mark.parametrize(("key", "request_name"), [(("openbsd", "sparc64"), "PT_WCOOKIE"),
-                                                   (("openbsd", "aarch64"), "PT_PACMASK"),
-                                                   (("netbsd", "amd64"), "PT_GETDBREGS")],
-                         ids=lambda v: v if isinstance(v, str) else "_".join(v))
-def test_extra_request_is_in_the_table_or_its_notes(key, request_name):
+# Extras a backend method needs, at the numbers their machine/ptrace.h gives
+# (PT_FIRSTMACH 32 + n): OpenBSD sparc64 ptrace.h 1.3 PT_WCOOKIE +4, arm64
+# PT_PACMASK +5; NetBSD amd64 ptrace.h 1.22 PT_GETDBREGS +5.
+@pytest.mark.parametrize(("key", "request_name", "number"), [(("openbsd", "sparc64"), "PT_WCOOKIE", 36),
+                                                             (("openbsd", "aarch64"), "PT_PACMASK", 37),
+                                                             (("netbsd", "amd64"), "PT_GETDBREGS", 37)],
+                         ids=lambda v: v if isinstance(v, str) else "_".join(v) if isinstance(v, tuple) else str(v))
+def test_extra_request_is_in_the_table(key, request_name, number):
     table = abi_tables.load(*key)
-    noted = any(request_name in note for note in table.notes)
-    assert table.has_request(request_name) or noted
+    assert table.request(request_name, "7.5" if key[0] == "openbsd" else "9.3") == number
+
+
+def test_wcookie_and_pacmask_go_out_with_the_real_numbers():
+    sparc = abi_tables.load("openbsd", "sparc64")
+    backend = for_abi(sparc, "7.9")
+    fake = FakePtrace(sparc, "7.9")
+    backend.ptrace = fake  # type: ignore[assignment]
+    fake.handlers["PT_WCOOKIE"] = lambda f, c: (f.put(c.addr, "Q", 0xC0FFEE), 0)[1]
+    assert backend.wcookie(7) == 0xC0FFEE
+    arm = abi_tables.load("openbsd", "aarch64")
+    backend = for_abi(arm, "7.9")
+    fake_arm = FakePtrace(arm, "7.9")
+    backend.ptrace = fake_arm  # type: ignore[assignment]
+    fake_arm.handlers["PT_PACMASK"] = lambda f, c: (f.put(c.addr, "QQ", 0xFF80 << 48, 0xFF80 << 48), 0)[1]
+    assert backend.pacmask(7) == (0xFF80 << 48, 0xFF80 << 48)
+    # One register_t out for PT_WCOOKIE, register_t[2] (16 bytes) for PT_PACMASK.
+    assert [(c.request, c.number, c.data) for c in fake.calls + fake_arm.calls] == [
+        ("PT_WCOOKIE", 36, 8), ("PT_PACMASK", 37, 16)]
+
+
+# A request the target's release predates is refused before any call: the
+# kernel would answer EINVAL, or take the number for something else.
+@pytest.mark.parametrize(("method", "args", "request_name"), [("stop", (5,), "PT_STOP"),
+                                                         ("lwp_status", (5, 1), "PT_LWPSTATUS"),
+                                                         ("set_sigpass", (5, [20]), "PT_SET_SIGPASS"),
+                                                         ("get_sigpass", (5,), "PT_GET_SIGPASS")])
+def test_netbsd_9_backend_refuses_what_9_lacks(method, args, request_name):
+    table = abi_tables.load("netbsd", "amd64")
+    backend = for_abi(table, "9.3")
+    fake = FakePtrace(table, "9.3")
+    backend.ptrace = fake  # type: ignore[assignment]
+    with pytest.raises(NotImplementedError, match=r"no %s for release 9\.3" % request_name):
+        getattr(backend, method)(*args)
+    assert fake.calls == []
+
+
+def test_netbsd_9_lwp_walk_uses_lwpinfo_through_the_real_table():
+    table = abi_tables.load("netbsd", "amd64")
+    backend = for_abi(table, "9.3")
+    fake = FakePtrace(table, "9.3")
+    backend.ptrace = fake  # type: ignore[assignment]
+    fake.handlers["PT_LWPINFO"] = lambda f, c: (f.put(c.addr, "i", 1 if f.get(c.addr, "i")[0] == 0 else 0), 0)[1]
+    assert [lwp["pl_lwpid"] for lwp in backend.lwps(4)] == [1]
+    assert {c.number for c in fake.calls} == {13}
+
+
+def test_openbsd_amd64_xstate_is_refused_before_7_7_and_sent_from_it():
+    table = abi_tables.load("openbsd", "amd64")
+    old = for_abi(table, "7.6")
+    old_fake = FakePtrace(table, "7.6")
+    old.ptrace = old_fake  # type: ignore[assignment]
+    with pytest.raises(NotImplementedError, match=r"no PT_GETXSTATE_INFO for release 7\.6"):
+        old.xstate_info(5)
+    with pytest.raises(NotImplementedError, match=r"no PT_GETXSTATE for release 7\.6"):
+        old.get_xstate(5)
+    assert old_fake.calls == []
+    new = for_abi(table, "7.7")
+    fake = FakePtrace(table, "7.7")
+    new.ptrace = fake  # type: ignore[assignment]
+    fake.handlers["PT_GETXSTATE_INFO"] = lambda f, c: (f.put(c.addr, "QI", 0x7, 832), 0)[1]
+    assert len(new.get_xstate(5)) == 832
+    assert [(c.request, c.number) for c in fake.calls] == [("PT_GETXSTATE_INFO", 37), ("PT_GETXSTATE", 38)]
+
+
+def test_ptrace_binding_will_not_number_an_absent_request():
+    binding = PtraceBinding(abi_tables.load("netbsd", "sparc64"), "9.3")
+    with pytest.raises(AbsentRequest, match=r"PT_STOP first appears in release 10; this target runs 9\.3"):
+        binding.number("PT_STOP")
+    assert binding.number("PT_LWPINFO") == 13
 
 
 def test_netbsd_amd64_table_has_struct_dbreg_or_says_why_not():

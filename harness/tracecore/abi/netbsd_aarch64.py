@@ -72,6 +72,6 @@ ABI = Abi(
     extra_constants=(common.PIOD, common.SYSCALLS),
     structs=common.STRUCTS,
     libc_symbols=common.LIBC_SYMBOLS,
-    requests_by_release=common.REQUESTS_BY_RELEASE,
+    requests_since=common.REQUESTS_SINCE,
     notes=common.NOTES,
 )

@@ -97,6 +97,6 @@ ABI = Abi(
     extra_constants=(common.PIOD, common.SYSCALLS),
     structs=dict(common.STRUCTS, dbreg=DBREGS),
     libc_symbols=common.LIBC_SYMBOLS,
-    requests_by_release=common.REQUESTS_BY_RELEASE,
+    requests_since=common.REQUESTS_SINCE,
     notes=common.NOTES,
 )

@@ -15,13 +15,22 @@ Sources, all in the NetBSD/src repository (RCS id of the revision read):
   include/signal.h        1.48 2006/01/07: __sigaction14, __sigprocmask14 renames
   sys/kern/syscalls.master 1.239 2010/11/11: syscall numbers
 
-netbsd-9: PT_LWPINFO (13) is the public way to list LWPs there; ptrace.h 1.75
-hides it behind __LEGACY_PT_LWPINFO but the kernel still accepts it.  The
-requests 23..27 (PT_STOP, PT_LWPSTATUS, PT_LWPNEXT, PT_SET/GET_SIGPASS) came
-after the netbsd-9 branch ("PT_LWPSTATUS and PT_LWPNEXT address the problems
-...", the commit that namespaced PT_LWPINFO); no netbsd-9 revision of
-ptrace.h was available to read, so REQUESTS_BY_RELEASE carries only what is
-certain and NOTES says what a 9.x kernel lacks.
+netbsd-9 (requests_since): no netbsd-9 revision of sys/sys/ptrace.h was
+available to read, so the 9.x request set is pinned by dates instead:
+  doc/CHANGES-9.0 1.1.2.161 2020/01/21: "the initial NetBSD 9.0 branch on
+      2019-07-30"; a request added to -current later reaches 9.x only by a
+      pull-up (none for these turned up in the searches made; doc/CHANGES-9.1
+      .. 9.4 were not read in full)
+  sys/sys/ptrace.h 1.60.6.3 2018/04/14 (netbsd-8): PT_* 0..22, ending at
+      PT_SUSPEND, with PT_LWPINFO 13 public
+  PT_STOP (23): commit "Introduce new ptrace(2) operation PT_STOP", kamil,
+      2019-10-09 (NetBSD/src git ad86e77fe886)
+  PT_LWPSTATUS, PT_LWPNEXT (24, 25): the commit that namespaced PT_LWPINFO
+      behind __LEGACY_PT_LWPINFO (NetBSD/src git bc7415aa337d); the file it
+      added, sys/kern/sys_process_lwpstatus.c, is 1.1 2020/01/04
+  PT_SET_SIGPASS, PT_GET_SIGPASS (26, 27): numbered after those, so later
+So 23..27 first ship in 10.0; a 9.x kernel gets PT_LWPINFO (13) for its LWP
+walk, which 10's kernel still accepts (_KERNEL keeps the number).
 
 Not taken (no revision read that defines them): SIGPWR, _WCONTINUED.
 """
@@ -75,12 +84,14 @@ REQUESTS = {
 # of a request number must name that request, not the base.
 PT_FIRSTMACH = 32
 
-# On 9.x PT_LWPINFO is the one LWP walk there is (see the module docstring).
-REQUESTS_BY_RELEASE = {"9": {"PT_LWPINFO": 13}}
+# Requests newer than netbsd-9 (see the module docstring): absent before 10.
+REQUESTS_SINCE = {name: "10" for name in (
+    "PT_STOP", "PT_LWPSTATUS", "PT_LWPNEXT", "PT_SET_SIGPASS", "PT_GET_SIGPASS")}
 
 NOTES = (
     "netbsd-9 kernels predate PT_STOP, PT_LWPSTATUS, PT_LWPNEXT and "
-    "PT_SET/GET_SIGPASS (numbers 23-27 of ptrace.h 1.75); use PT_LWPINFO there.",
+    "PT_SET/GET_SIGPASS (numbers 23-27 of ptrace.h 1.75): the table refuses them "
+    "for 9.x; PT_LWPINFO lists LWPs there.",
     "PT_READ_*/PT_WRITE_* move an int (4 bytes), not a word.",
 )
 

@@ -76,7 +76,7 @@ ABI = Abi(
     extra_constants=(common.PIOD, common.SYSCALLS, STACK),
     structs=common.STRUCTS,
     libc_symbols=common.LIBC_SYMBOLS,
-    requests_by_release=common.REQUESTS_BY_RELEASE,
+    requests_since=common.REQUESTS_SINCE,
     notes=(
         *common.NOTES,
         "No PT_STEP: single-step is done in software (breakpoint at NPC).",

@@ -1,8 +1,12 @@
 """OpenBSD on arm64 (trapline's aarch64).
 
 Sources, beyond those in openbsd_common (openbsd/src, RCS ids):
-  sys/arch/arm64/include/ptrace.h 1.1 2016/12/17: PT_STEP = PT_FIRSTMACH + 0,
-                                  GETREGS +1, SETREGS +2, GETFPREGS +3, SETFPREGS +4
+  sys/arch/arm64/include/ptrace.h as stored in NCommander/openbsd-src-with-branches
+                                  (commit 197dff28; its id line still reads 1.1
+                                  2016/12/17, the revision openbsd/src holds here, which
+                                  stops at SETFPREGS): PT_STEP = PT_FIRSTMACH + 0,
+                                  GETREGS +1, SETREGS +2, GETFPREGS +3, SETFPREGS +4,
+                                  PT_PACMASK +5, and process_get_pacmask() in _KERNEL
   sys/arch/arm64/include/reg.h    1.2 2017/03/21: struct reg { r_reg[30], r_lr,
                                   r_sp, r_pc, r_spsr, r_tpidr } = 280 bytes;
                                   struct fpreg { fp_registers[64], fp_sr, fp_cr } = 520
@@ -10,9 +14,12 @@ Sources, beyond those in openbsd_common (openbsd/src, RCS ids):
                                   trapsignal(SIGTRAP, TRAP_BRKPT) with tf_elr untouched
                                   (any BRK immediate; the PC stays on the brk);
                                   EXCP_SOFTSTP_EL0 -> TRAP_TRACE
-  sys/kern/sys_process.c 1.106 handles PT_PACMASK (two register_t) where
-  <machine/ptrace.h> defines it; no revision defining its number was
-  available to read, so it is left out (see NOTES) rather than guessed.
+  sys/kern/sys_process.c 1.106 2025/02/17: PT_PACMASK is an OUT request copying
+                                  out register_t u_pacmask[2] (16 bytes), data must
+                                  be 16; ptrace_ustate fills both elements from
+                                  process_get_pacmask(t), so the two are equal
+Which release first shipped PT_PACMASK was not read; the catalog's oldest
+OpenBSD (7.5) is assumed to have it, and the self-check confirms it per target.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from . import openbsd_common as common
 from .types import Abi, Breakpoint, Field, Header, RegisterRoles, RegisterSet, Struct
 
 _REPO = "openbsd/src "
-MD_PTRACE_H = Header("machine/ptrace.h", _REPO + "sys/arch/arm64/include/ptrace.h 1.1 2016/12/17")
+MD_PTRACE_H = Header("machine/ptrace.h", "NCommander/openbsd-src-with-branches "
+                     "sys/arch/arm64/include/ptrace.h (commit 197dff28, id line 1.1 2016/12/17)")
 REG_H = Header("machine/reg.h", _REPO + "sys/arch/arm64/include/reg.h 1.2 2017/03/21")
 TRAP_C = _REPO + "sys/arch/arm64/arm64/trap.c 1.54 2025/08/01"
 
@@ -45,6 +53,8 @@ REQUESTS = common.requests_with({
     "PT_SETREGS": _FM + 2,
     "PT_GETFPREGS": _FM + 3,
     "PT_SETFPREGS": _FM + 4,
+    # register_t[2] out, data == 16 (sys_process.c 1.106); OpenbsdBackend.pacmask reads it.
+    "PT_PACMASK": _FM + 5,
 }, MD_PTRACE_H)
 
 ABI = Abi(
@@ -76,7 +86,7 @@ ABI = Abi(
     libc_symbols=common.LIBC_SYMBOLS,
     notes=(
         *common.NOTES,
-        "PT_PACMASK exists in sys_process.c 1.106 but its number was not read "
-        "from arm64/include/ptrace.h: not in this table.",
+        "PT_PACMASK (37) copies out two register_t (data must be 16); sys_process.c 1.106 "
+        "puts the same process_get_pacmask() value in both.",
     ),
 )

@@ -5,9 +5,11 @@ Sources, beyond those in openbsd_common (openbsd/src, RCS ids):
                                   GETREGS +1, SETREGS +2, GETFPREGS +3, SETFPREGS +4,
                                   PT_GETXSTATE_INFO +5, PT_GETXSTATE +6, PT_SETXSTATE +7;
                                   struct ptrace_xstate_info { uint64_t xsave_mask;
-                                  uint32_t xsave_len; } (16 bytes).  1.2 is dated after
-                                  the 7.6 release (2024/10), so 7.7 is the first release
-                                  with the XSTATE requests; 1.1 2004/01/28 had only +0..+4.
+                                  uint32_t xsave_len; } (16 bytes).  1.1 2004/01/28 had
+                                  only +0..+4.  1.2 is dated after the 7.6 release
+                                  (2024-10-08) and before 7.7's (2025-04-28), so 7.7 is
+                                  the first release with the XSTATE requests
+                                  (requests_since keeps them from 7.5 and 7.6).
   sys/arch/amd64/include/reg.h    1.6 2011/03/23: struct reg, 24 int64_t
                                   (r_rdi ... r_gs) = 192 bytes; struct fpreg
                                   { struct fxsave64 fxstate; } with the fp_* names
@@ -53,6 +55,9 @@ XSTATE_INFO = Struct("struct ptrace_xstate_info", MD_PTRACE_H, 16, (
     Field("xsave_len", 8, 4),
 ))
 
+# ptrace.h 1.2 2024/11/27 added these: first shipped in 7.7.
+REQUESTS_SINCE = {"PT_GETXSTATE_INFO": "7.7", "PT_GETXSTATE": "7.7", "PT_SETXSTATE": "7.7"}
+
 _FM = common.PT_FIRSTMACH
 REQUESTS = common.requests_with({
     "PT_STEP": _FM + 0,
@@ -93,9 +98,11 @@ ABI = Abi(
     extra_constants=(common.PIOD, common.SYSCALLS),
     structs=dict(common.STRUCTS, ptrace_xstate_info=XSTATE_INFO),
     libc_symbols=common.LIBC_SYMBOLS,
+    requests_since=REQUESTS_SINCE,
     notes=(
         *common.NOTES,
         "PT_GETXSTATE_INFO/PT_GETXSTATE/PT_SETXSTATE arrived with ptrace.h 1.2 "
-        "(2024/11/27): OpenBSD 7.7 and later; a 7.6 kernel answers EINVAL.",
+        "(2024/11/27): OpenBSD 7.7 and later; the table refuses them for 7.6 and older, "
+        "whose kernel answers EINVAL.",
     ),
 )

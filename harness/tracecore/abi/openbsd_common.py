@@ -10,15 +10,23 @@ Sources, all in the openbsd/src repository (RCS id of the revision read):
                           fills pe_tid with the trapped thread's tid +
                           THREAD_PID_OFFSET; PT_GET_THREAD_NEXT ends with pts_tid -1;
                           there is no siginfo request at all
-  sys/sys/siginfo.h       1.14 2024/02/21: si_code values, siginfo_t (136 bytes on LP64)
+  sys/sys/siginfo.h       1.14 2024/02/21: si_code values, siginfo_t (136 bytes on LP64).
+                          Its _proc member is { pid_t _pid; uid_t _uid; union
+                          { {sigval _value} _kill; {clock_t _utime, _stime; int
+                          _status} _cld } _pdata }.  The older 1.9 2005/12/13 kept
+                          _uid inside _pdata._kill and ordered _cld {utime, status,
+                          stime}; the offsets here follow 1.14 (LP64: _pid 16,
+                          _uid 20, _pdata 8-aligned at 24, so utime 24, stime 32,
+                          status 40; _fault: _addr 16, _trapno 24)
+  sys/sys/proc.h          1.397 2025/08/18: THREAD_PID_OFFSET 100000 (already so in
+                          1.263 2019/01/06): a thread's ptrace id is p_tid + it
   sys/sys/_types.h        1.10 2022/08/06: clock_t is int64_t (si_utime, si_stime)
   sys/sys/signal.h        1.13 2002/03/15: signal numbers 1..31
   sys/sys/errno.h         1.12 2004/07/13: errno values
   sys/sys/wait.h          1.20 2022/12/19: wait options and status encoding
   sys/kern/syscalls.master 1.176 2017/04/28: syscall numbers
 
-Not taken (no revision read that defines them): SIGTHR, THREAD_PID_OFFSET's
-value (sys/sys/proc.h), struct ptrace_xstate_info.
+Not taken (no revision read that defines it): SIGTHR.
 """
 
 from __future__ import annotations
@@ -35,6 +43,11 @@ SIGNAL_H = Header("signal.h", _REPO + "sys/sys/signal.h 1.13 2002/03/15")
 ERRNO_H = Header("errno.h", _REPO + "sys/sys/errno.h 1.12 2004/07/13")
 WAIT_H = Header("sys/wait.h", _REPO + "sys/sys/wait.h 1.20 2022/12/19")
 SYSCALLS_H = Header("sys/syscall.h", _REPO + "sys/kern/syscalls.master 1.176 2017/04/28")
+PROC_H = Header("sys/proc.h", _REPO + "sys/sys/proc.h 1.397 2025/08/18")
+
+# Thread ids in pe_tid / pts_tid, and the pid a thread request takes, are
+# p_tid + this; sys_process.c 1.106 treats any pid above it as a thread.
+THREAD_PID_OFFSET = 100000
 
 REQUESTS = {
     "PT_TRACE_ME": 0,
@@ -192,13 +205,13 @@ STRUCTS = {
 NOTES = (
     "No siginfo through ptrace: a SIGTRAP stop has no si_code for the tracer.",
     "PTRACE_FORK is the only event; pe_tid names the thread that trapped "
-    "(tid + THREAD_PID_OFFSET, usable as the pid of a thread request).",
+    "(tid + THREAD_PID_OFFSET = 100000, usable as the pid of a thread request).",
     "PT_READ_*/PT_WRITE_* move an int (4 bytes), not a word.",
 )
 
 SOURCES = (
     PTRACE_H.source, SYS_PROCESS_C, SIGINFO_H.source, SIGNAL_H.source,
-    ERRNO_H.source, WAIT_H.source, SYSCALLS_H.source,
+    ERRNO_H.source, WAIT_H.source, SYSCALLS_H.source, PROC_H.source,
 )
 
 

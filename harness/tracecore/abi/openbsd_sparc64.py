@@ -1,17 +1,21 @@
 """OpenBSD on sparc64 (big-endian, LP64).
 
 Sources, beyond those in openbsd_common (openbsd/src, RCS ids):
-  sys/arch/sparc64/include/ptrace.h 1.2 2003/06/02: PT_GETREGS = PT_FIRSTMACH + 0,
-                                    SETREGS +1, GETFPREGS +2, SETFPREGS +3; no PT_STEP
+  sys/arch/sparc64/include/ptrace.h 1.3 2005/03/29 (kettenis; read in the
+                                    lattera/openbsd mirror, commit 28b0e603): PT_GETREGS =
+                                    PT_FIRSTMACH + 0, SETREGS +1, GETFPREGS +2, SETFPREGS +3,
+                                    PT_WCOOKIE +4; no PT_STEP.  (openbsd/src as stored here
+                                    holds only the older 1.1/1.2, which stop at SETFPREGS.)
   sys/arch/sparc64/include/reg.h    1.2 2002/03/17: struct reg64 (reg under
                                     __arch64__): r_tstate, r_pc, r_npc, int r_y,
                                     r_global[8], r_out[8], r_local[8], r_in[8]
                                     = 288 bytes; struct fpreg64 = 272 bytes
   sys/arch/sparc64/include/frame.h  1.5 2006/06/21: BIAS (2048-1)
-  sys/kern/sys_process.c 1.106 handles PT_WCOOKIE (one register_t) where
-  <machine/ptrace.h> defines it; the newest sparc64 ptrace.h available to
-  read (1.2) predates it, so its number is left out (see NOTES).  Whether a
-  later revision renumbered PT_GETREGS was not checked either.
+  sys/kern/sys_process.c 1.106 2025/02/17: PT_WCOOKIE is an OUT request that
+                                    copies out one register_t (8 bytes, the
+                                    StackGhost register-window cookie); it is the one
+                                    OUT request whose data argument the kernel does not
+                                    check against the size
 The breakpoint is "ta 1", software trap 1, whose bytes NetBSD/src
 sys/arch/sparc/include/ptrace.h 1.9 spells out (PTRACE_BREAKPOINT); the
 OpenBSD sparc64 trap code for it was not read.
@@ -23,7 +27,8 @@ from . import openbsd_common as common
 from .types import Abi, Breakpoint, Constants, Field, Header, RegisterRoles, RegisterSet, Struct
 
 _REPO = "openbsd/src "
-MD_PTRACE_H = Header("machine/ptrace.h", _REPO + "sys/arch/sparc64/include/ptrace.h 1.2 2003/06/02")
+MD_PTRACE_H = Header("machine/ptrace.h", _REPO + "sys/arch/sparc64/include/ptrace.h 1.3 2005/03/29 "
+                     "(lattera/openbsd mirror, commit 28b0e603)")
 REG_H = Header("machine/reg.h", _REPO + "sys/arch/sparc64/include/reg.h 1.2 2002/03/17")
 FRAME_H = Header("machine/frame.h", _REPO + "sys/arch/sparc64/include/frame.h 1.5 2006/06/21")
 
@@ -50,6 +55,8 @@ REQUESTS = common.requests_with({
     "PT_SETREGS": _FM + 1,
     "PT_GETFPREGS": _FM + 2,
     "PT_SETFPREGS": _FM + 3,
+    # One register_t out (sys_process.c 1.106); OpenbsdBackend.wcookie reads it.
+    "PT_WCOOKIE": _FM + 4,
 }, MD_PTRACE_H, absent=("PT_STEP",))
 
 ABI = Abi(
@@ -84,7 +91,6 @@ ABI = Abi(
         "No PT_STEP: single-step is done in software (breakpoint at NPC).",
         "Setting the PC must set NPC = PC + 4.",
         "%sp and %fp carry a bias of 2047 (BIAS in frame.h).",
-        "PT_WCOOKIE exists in sys_process.c 1.106 but its number was not read: "
-        "not in this table.",
+        "PT_WCOOKIE (36) copies out one register_t, the register-window cookie.",
     ),
 )

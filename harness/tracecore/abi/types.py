@@ -274,6 +274,48 @@ class Breakpoint:
         return len(self.insn)
 
 
+def release_key(release: Optional[str]) -> Optional[Tuple[int, ...]]:
+    """``"9.3"`` -> (9, 3), ``"10"`` -> (10,), ``"10.1_STABLE"`` -> (10, 1).
+
+    None when the release is unknown or does not start with a number: such a
+    target is taken to be as new as the tables (their headers are the newest
+    read), so nothing is held back from it.
+    """
+    if not release:
+        return None
+    parts = []
+    for piece in release.split("."):
+        digits = ""
+        for ch in piece:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            break
+        parts.append(int(digits))
+        if len(digits) < len(piece):
+            break
+    return tuple(parts) if parts else None
+
+
+class AbsentRequest(KeyError):
+    """A request the target's release does not have (its kernel predates it).
+
+    A KeyError, so every ``name in table`` style check treats it as missing;
+    ``str()`` gives the sentence, not KeyError's quoted repr.
+    """
+
+    def __init__(self, key: str, name: str, release: str, since: str) -> None:
+        self.name = name
+        self.release = release
+        self.since = since
+        super().__init__("%s: %s first appears in release %s; this target runs %s, whose kernel "
+                         "does not know the number" % (key, name, since, release))
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @dataclass(frozen=True)
 class Abi:
     """Everything the core needs to know about one (OS, arch).
@@ -303,8 +345,14 @@ class Abi:
     extra_constants: Tuple[Constants, ...] = ()
     structs: Mapping[str, Struct] = field(default_factory=dict)
     libc_symbols: Mapping[str, str] = field(default_factory=dict)
-    # Release-keyed overrides of request numbers (NetBSD renumbered some).
+    # Release-keyed overrides of request numbers: {"9": {"PT_X": 30}} for a
+    # release whose number differs from ``requests`` ("9" matches 9.x).
     requests_by_release: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # The first release that has each request newer than the oldest release
+    # the table serves: {"PT_STOP": "10"}.  Older releases lack it entirely,
+    # so the core must refuse it there instead of sending a number the
+    # kernel does not know (EINVAL at best, another request at worst).
+    requests_since: Mapping[str, str] = field(default_factory=dict)
     notes: Tuple[str, ...] = ()
 
     @property
@@ -312,15 +360,45 @@ class Abi:
         return "%s_%s" % (self.os, self.arch)
 
     def request(self, name: str, release: Optional[str] = None) -> int:
-        """A request number, honouring release-keyed overrides."""
+        """A request number for a release (None: the newest the table knows).
+
+        Raises :class:`AbsentRequest` (a KeyError) when the release predates
+        the request, KeyError when the OS has no such request at all.
+        """
         if release is not None:
+            if self.absent_in(name, release):
+                raise AbsentRequest(self.key, name, release, self.requests_since[name])
             for prefix, table in self.requests_by_release.items():
                 if (release == prefix or release.startswith(prefix + ".")) and name in table:
                     return table[name]
         return self.requests[name]
 
-    def has_request(self, name: str) -> bool:
-        return name in self.requests
+    def absent_in(self, name: str, release: Optional[str]) -> bool:
+        """True when ``release`` is older than the first release with ``name``."""
+        since = self.requests_since.get(name)
+        have, first = release_key(release), release_key(since)
+        return since is not None and have is not None and first is not None and have < first
+
+    def has_request(self, name: str, release: Optional[str] = None) -> bool:
+        try:
+            self.request(name, release)
+        except KeyError:
+            return False
+        return True
+
+    def requests_for(self, release: Optional[str]) -> Constants:
+        """The request table as one release sees it: its numbers, and the
+        requests it predates moved to ``absent``."""
+        if release is None:
+            return self.requests
+        values: Dict[str, int] = {}
+        absent = list(self.requests.absent)
+        for name in self.requests.values:
+            if self.absent_in(name, release):
+                absent.append(name)
+            else:
+                values[name] = self.request(name, release)
+        return Constants(self.requests.header, values, absent=tuple(absent))
 
     def constant_groups(self) -> Tuple[Constants, ...]:
         groups = [self.requests, self.signals, self.si_codes, self.errnos, self.wait]

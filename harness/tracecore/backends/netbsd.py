@@ -133,6 +133,8 @@ class NetbsdBackend(BsdBackend):
 
     def lwp_status(self, pid: int, lwp: int) -> Dict[str, object]:
         """PT_LWPSTATUS for one LWP (netbsd-10 and later)."""
+        # netbsd-9 lacks it (abi requests_since): refuse before any call.
+        self.require("PT_LWPSTATUS")
         return self._struct_request("PT_LWPSTATUS", pid, "ptrace_lwpstatus", {"pl_lwpid": lwp})
 
     def suspend_lwp(self, pid: int, lwp: int) -> None:
@@ -146,6 +148,7 @@ class NetbsdBackend(BsdBackend):
 
     def stop(self, pid: int) -> None:
         """PT_STOP: stop a running tracee, reported like a SIGSTOP (netbsd-10)."""
+        self.require("PT_STOP")
         self.ptrace("PT_STOP", pid, 0, 0)
 
     def set_step(self, pid: int, lwp: int) -> None:
@@ -174,6 +177,7 @@ class NetbsdBackend(BsdBackend):
 
     def set_sigpass(self, pid: int, signals: Iterable[int]) -> None:
         """PT_SET_SIGPASS: signals the kernel hands the tracee without a stop."""
+        self.require("PT_SET_SIGPASS")
         layout = self._struct("sigset")
         field = layout.field("bits")
         words = [0] * field.count
@@ -185,6 +189,7 @@ class NetbsdBackend(BsdBackend):
         self._struct_request("PT_SET_SIGPASS", pid, "sigset", {"bits": words})
 
     def get_sigpass(self, pid: int) -> List[int]:
+        self.require("PT_GET_SIGPASS")
         layout = self._struct("sigset")
         field = layout.field("bits")
         words = self._struct_request("PT_GET_SIGPASS", pid, "sigset")["bits"]

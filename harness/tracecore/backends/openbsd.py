@@ -88,11 +88,14 @@ class OpenbsdBackend(BsdBackend):
 
     def xstate_info(self, pid: int) -> Dict[str, object]:
         """PT_GETXSTATE_INFO (amd64, where the release has it)."""
+        # 7.6 and older lack it (abi requests_since): refuse before any call.
+        self.require("PT_GETXSTATE_INFO")
         return self._struct_request("PT_GETXSTATE_INFO", pid, "ptrace_xstate_info")
 
     def get_xstate(self, pid: int, size: Optional[int] = None) -> bytes:
         """PT_GETXSTATE: the XSAVE area, ``xsave_len`` bytes by default
         (struct ptrace_xstate_info: u64 xsave_mask, u32 xsave_len; amd64 ptrace.h)."""
+        self.require("PT_GETXSTATE")
         if size is None:
             size = int(self.xstate_info(pid)["xsave_len"])  # type: ignore[call-overload]
         buf = ctypes.create_string_buffer(size)
