@@ -22,7 +22,7 @@ import signal
 import sys
 import tempfile
 import time
-from typing import IO, Any, Callable, Dict, List, Optional
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence
 
 from . import PROTOCOL_VERSION, snippets, tracees
 from . import abi as abi_tables
@@ -106,7 +106,9 @@ class Session:
     report pipes and output files."""
 
     def __init__(self, tracer: Optional[Tracer] = None) -> None:
-        self.tracer = tracer if tracer is not None else Tracer()
+        # The running kernel's release: NetBSD 9 and 10 differ in requests
+        # (PT_LWPINFO against PT_LWPNEXT) and the backend picks by it.
+        self.tracer = tracer if tracer is not None else Tracer(release=os.uname().release)
         self.reports: Dict[int, _ReportPipe] = {}
         self.outputs: Dict[int, str] = {}
         self.ready: Dict[int, Dict[str, Any]] = {}
@@ -523,12 +525,211 @@ def m_selfcheck_run_probe(s: Session, binary: str, timeout: float = 120.0) -> st
         os.unlink(path)
 
 
+# -- OS-specific ptrace requests --
+# NetBSD's and OpenBSD's extras, each a thin call into the backend through
+# Tracer.os_request.  A target whose OS, arch or release table lacks one gets
+# a NotImplementedError naming the OS and the request, never an
+# AttributeError or a KeyError from inside the core.
+def _offered(s: Session, method_name: str, backend_method: str, requests: Sequence[str], owner: str) -> None:
+    """Refuse ``method_name`` clearly unless the backend has ``backend_method``
+    and the table has each request (``"A|B"``: either will do)."""
+    abi = s.tracer.abi
+    where = "%s %s%s" % (abi.os, abi.arch, " %s" % s.tracer.release if s.tracer.release else "")
+    wanted = " and ".join(r.replace("|", " or ") for r in requests)
+    if not callable(getattr(s.tracer.backend, backend_method, None)):
+        raise NotImplementedError("%s: %s ptrace has no %s (%s only; this target: %s)"
+                                  % (method_name, abi.os, wanted, owner, where))
+    missing = [r.replace("|", " or ") for r in requests
+               if not any(abi.has_request(alt, s.tracer.release) for alt in r.split("|"))]
+    if missing:
+        raise NotImplementedError("%s: the %s table has no %s (this target: %s)"
+                                  % (method_name, abi.key, " and ".join(missing), where))
+
+
+def _check_fields(s: Session, struct_key: str, values: Dict[str, Any]) -> None:
+    layout = s.tracer.abi.structs.get(struct_key)
+    if layout is None:
+        raise NotImplementedError("the %s table has no %s layout" % (s.tracer.abi.key, struct_key))
+    unknown = sorted(set(values) - set(layout.names()))
+    if unknown:
+        raise BadRequest("no member %s in %s (members: %s)" % (", ".join(unknown), layout.c_name,
+                                                                ", ".join(layout.names())))
+
+
+def _signal_numbers(s: Session, names: List[str]) -> List[int]:
+    signals = s.tracer.abi.signals
+    unknown = [n for n in names if n not in signals]
+    if unknown:
+        raise BadRequest("no signal %s on %s (have: %s)" % (", ".join(unknown), s.tracer.abi.os,
+                                                             ", ".join(sorted(signals.values))))
+    return [signals[n] for n in names]
+
+
+@method("lwp.list")
+def m_lwp_list(s: Session, pid: int) -> List[Dict[str, Any]]:
+    """Every LWP of a stopped tracee (PT_LWPNEXT on NetBSD 10, PT_LWPINFO on 9)."""
+    _offered(s, "lwp.list", "lwps", ["PT_LWPNEXT|PT_LWPINFO"], "NetBSD")
+    return s.tracer.os_request(pid, "lwps")  # type: ignore[return-value]
+
+
+@method("lwp.status")
+def m_lwp_status(s: Session, pid: int, lwp: int) -> Dict[str, Any]:
+    """PT_LWPSTATUS of one LWP: its pending and blocked signals, name, TLS base."""
+    _offered(s, "lwp.status", "lwp_status", ["PT_LWPSTATUS"], "NetBSD")
+    return s.tracer.os_request(pid, "lwp_status", lwp)  # type: ignore[return-value]
+
+
+@method("lwp.suspend")
+def m_lwp_suspend(s: Session, pid: int, lwp: int) -> None:
+    """PT_SUSPEND: ``lwp`` stays stopped when the process is next resumed."""
+    _offered(s, "lwp.suspend", "suspend_lwp", ["PT_SUSPEND"], "NetBSD")
+    s.tracer.os_request(pid, "suspend_lwp", lwp)
+
+
+@method("lwp.resume")
+def m_lwp_resume(s: Session, pid: int, lwp: int) -> None:
+    """PT_RESUME: undo PT_SUSPEND; the process itself stays stopped."""
+    _offered(s, "lwp.resume", "unsuspend_lwp", ["PT_RESUME"], "NetBSD")
+    s.tracer.os_request(pid, "unsuspend_lwp", lwp)
+
+
+@method("lwp.cont")
+def m_lwp_cont(s: Session, pid: int, lwp: int, how: str = "cont") -> None:
+    """Run only LWP ``lwp`` (PT_CONTINUE/PT_STEP/PT_SYSCALL with data -lwp)."""
+    if how not in ("cont", "step", "syscall"):
+        raise BadRequest("how must be cont, step or syscall, not %r" % how)
+    request = {"cont": "PT_CONTINUE", "step": "PT_STEP", "syscall": "PT_SYSCALL"}[how]
+    _offered(s, "lwp.cont", "resume_lwp", [request], "NetBSD")
+    s.tracer.resume_lwp(pid, lwp, how)
+
+
+@method("proc.stop")
+def m_proc_stop(s: Session, pid: int) -> None:
+    """PT_STOP a running tracee; its stop (SIGSTOP) comes to the next wait."""
+    _offered(s, "proc.stop", "stop", ["PT_STOP"], "NetBSD")
+    s.tracer.os_request(pid, "stop", stopped=False)
+
+
+@method("ptrace.syscall_emu")
+def m_syscall_emu(s: Session, pid: int) -> None:
+    """PT_SYSCALLEMU at a syscall-entry stop: the kernel skips the call."""
+    _offered(s, "ptrace.syscall_emu", "syscall_emu", ["PT_SYSCALLEMU"], "NetBSD")
+    s.tracer.os_request(pid, "syscall_emu")
+
+
+@method("sigpass.set")
+def m_sigpass_set(s: Session, pid: int, signals: List[str]) -> None:
+    """PT_SET_SIGPASS: these signals reach the tracee without a stop."""
+    _offered(s, "sigpass.set", "set_sigpass", ["PT_SET_SIGPASS"], "NetBSD")
+    s.tracer.os_request(pid, "set_sigpass", _signal_numbers(s, list(signals)))
+
+
+@method("sigpass.get")
+def m_sigpass_get(s: Session, pid: int) -> List[str]:
+    """PT_GET_SIGPASS, as signal names (a number where the table has no name)."""
+    _offered(s, "sigpass.get", "get_sigpass", ["PT_GET_SIGPASS"], "NetBSD")
+    names = {v: k for k, v in s.tracer.abi.signals.values.items()}
+    numbers = s.tracer.os_request(pid, "get_sigpass")
+    return [names.get(n, str(n)) for n in numbers]  # type: ignore[attr-defined]
+
+
+@method("step.set")
+def m_step_set(s: Session, pid: int, lwp: int) -> None:
+    """PT_SETSTEP: every later PT_CONTINUE of ``lwp`` steps one instruction."""
+    _offered(s, "step.set", "set_step", ["PT_SETSTEP"], "NetBSD")
+    s.tracer.os_request(pid, "set_step", lwp)
+
+
+@method("step.clear")
+def m_step_clear(s: Session, pid: int, lwp: int) -> None:
+    _offered(s, "step.clear", "clear_step", ["PT_CLEARSTEP"], "NetBSD")
+    s.tracer.os_request(pid, "clear_step", lwp)
+
+
+@method("dbregs.get")
+def m_dbregs_get(s: Session, pid: int) -> Dict[str, Any]:
+    """PT_GETDBREGS (x86): the debug registers of the LWP that stopped."""
+    _offered(s, "dbregs.get", "get_dbregs", ["PT_GETDBREGS"], "NetBSD x86")
+    return s.tracer.os_request(pid, "get_dbregs")  # type: ignore[return-value]
+
+
+@method("dbregs.set")
+def m_dbregs_set(s: Session, pid: int, values: Dict[str, Any]) -> None:
+    """PT_SETDBREGS: change the named members, keep the rest as they are."""
+    _offered(s, "dbregs.set", "set_dbregs", ["PT_GETDBREGS", "PT_SETDBREGS"], "NetBSD x86")
+    _check_fields(s, "dbreg", values)
+    s.tracer.os_request(pid, "set_dbregs", dict(values))
+
+
+@method("siginfo.get")
+def m_siginfo_get(s: Session, pid: int) -> Dict[str, Any]:
+    """PT_GET_SIGINFO: the siginfo of the signal the tracee stopped with."""
+    _offered(s, "siginfo.get", "get_siginfo", ["PT_GET_SIGINFO"], "NetBSD")
+    return s.tracer.os_request(pid, "get_siginfo")  # type: ignore[return-value]
+
+
+@method("siginfo.set")
+def m_siginfo_set(s: Session, pid: int, values: Dict[str, Any]) -> None:
+    """PT_SET_SIGINFO: change the named members (si_signo, si_code, ...); the
+    next continue delivers that siginfo."""
+    _offered(s, "siginfo.set", "set_siginfo", ["PT_GET_SIGINFO", "PT_SET_SIGINFO"], "NetBSD")
+    _check_fields(s, "ptrace_siginfo", values)
+    s.tracer.os_request(pid, "set_siginfo", dict(values))
+
+
+@method("threads.list")
+def m_threads_list(s: Session, pid: int) -> List[int]:
+    """Thread ids (THREAD_PID_OFFSET included) by PT_GET_THREAD_FIRST/NEXT."""
+    _offered(s, "threads.list", "threads", ["PT_GET_THREAD_FIRST", "PT_GET_THREAD_NEXT"], "OpenBSD")
+    return s.tracer.os_request(pid, "threads")  # type: ignore[return-value]
+
+
+@method("wcookie.get")
+def m_wcookie_get(s: Session, pid: int) -> int:
+    """PT_WCOOKIE (OpenBSD sparc64): the cookie the kernel XORs into saved
+    register-window return addresses."""
+    _offered(s, "wcookie.get", "wcookie", ["PT_WCOOKIE"], "OpenBSD sparc64")
+    return s.tracer.os_request(pid, "wcookie")  # type: ignore[return-value]
+
+
+@method("pacmask.get")
+def m_pacmask_get(s: Session, pid: int) -> Dict[str, int]:
+    """PT_PACMASK (OpenBSD arm64): the pointer-authentication masks."""
+    _offered(s, "pacmask.get", "pacmask", ["PT_PACMASK"], "OpenBSD arm64")
+    data_mask, insn_mask = s.tracer.os_request(pid, "pacmask")  # type: ignore[misc]
+    return {"data_mask": data_mask, "insn_mask": insn_mask}
+
+
+@method("xstate.info")
+def m_xstate_info(s: Session, pid: int) -> Dict[str, Any]:
+    """PT_GETXSTATE_INFO (OpenBSD amd64, 7.7 on): XSAVE feature mask and size."""
+    _offered(s, "xstate.info", "xstate_info", ["PT_GETXSTATE_INFO"], "OpenBSD amd64")
+    return s.tracer.os_request(pid, "xstate_info")  # type: ignore[return-value]
+
+
+@method("xstate.get")
+def m_xstate_get(s: Session, pid: int) -> str:
+    """PT_GETXSTATE: the whole XSAVE area, hex."""
+    _offered(s, "xstate.get", "get_xstate", ["PT_GETXSTATE_INFO", "PT_GETXSTATE"], "OpenBSD amd64")
+    return s.tracer.os_request(pid, "get_xstate").hex()  # type: ignore[attr-defined]
+
+
 # -- the loop ---------------------------------------------------------------------------
+# Linux names errno 35 EDEADLOCK (its alias, defined last); the BSDs have only
+# EDEADLK.  A name must mean the same on every target, so the POSIX one wins.
+_ERRNO_ALIASES = {"EDEADLOCK": "EDEADLK"}
+
+
+def _errno_name(err: int) -> Optional[str]:
+    name = errno.errorcode.get(err)
+    return _ERRNO_ALIASES.get(name, name) if name is not None else None
+
+
 def _error(exc: BaseException) -> Dict[str, Any]:
     err = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
     return {
         "type": type(exc).__name__,
-        "errno": errno.errorcode.get(err) if err else None,
+        "errno": _errno_name(err) if err else None,
         "errno_value": err,
         "message": str(exc),
     }

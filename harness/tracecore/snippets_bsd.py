@@ -31,6 +31,7 @@ from __future__ import annotations
 import struct
 from typing import Dict, List, Tuple
 
+from . import snippets as _generic
 from .snippets import Snippet, _value
 
 # -- sparc64 ---------------------------------------------------------------------------
@@ -116,7 +117,24 @@ _NETBSD_SYNC = {
     ), {"o0": 0}, 8),
 }
 
+# -- aarch64 (OpenBSD) ------------------------------------------------------------------
+# OpenBSD's arm64 struct reg keeps x30 apart from r_reg[30] as r_lr
+# (sys/arch/arm64/include/reg.h 1.2 2017/03/21), and the ABI table names that
+# field "lr"; NetBSD's r_reg[31] includes x30.  Same code, so the same bytes
+# and trap (brk #0, which OpenBSD's trap.c 1.54 takes as any BRK); only the
+# name each expected value is read back under differs.
+_OPENBSD_AARCH64_NAMES = {"x30": "lr"}
+
+
+def _renamed(snippet: Snippet, names: Dict[str, str]) -> Snippet:
+    return Snippet(snippet.name, snippet.arch, snippet.lines,
+                   {names.get(reg, reg): value for reg, value in snippet.expect.items()},
+                   snippet.trap_offset, snippet.path)
+
+
 SNIPPETS: Dict[Tuple[str, str, str], Snippet] = {
+    ("openbsd", "aarch64", "load_all"): _renamed(_generic.SNIPPETS[("aarch64", "load_all")],
+                                                 _OPENBSD_AARCH64_NAMES),
     ("netbsd", "sparc64", "load_all"): _sparc64_load_all(_NETBSD_SPARC_SET),
     ("openbsd", "sparc64", "load_all"): _sparc64_load_all(_OPENBSD_SPARC_SET),
     ("netbsd", "sparc64", "set_42"): _SPARC_SET_42,

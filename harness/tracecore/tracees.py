@@ -172,6 +172,102 @@ def prog_getppid_report(args: List[str]) -> int:
     return 0
 
 
+def prog_lwps(args: List[str]) -> int:
+    """Start N threads that block, then stop at the ready point reporting
+    every thread's kernel id (``lwps``, the main thread first).  With
+    ``raise``, the main thread then sends SIGUSR2 to itself alone
+    (pthread_kill).  Then the threads are released and joined; exit 0."""
+    count = int(args[0]) if args else 2
+    send_signal = len(args) > 1 and args[1] == "raise"
+    go = threading.Event()
+    started = threading.Barrier(count + 1)
+    ids: List[int] = [0] * count
+
+    def worker(index: int) -> None:
+        ids[index] = threading.get_native_id()
+        started.wait()
+        go.wait()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    # Every worker has its id before the tracer looks.
+    started.wait()
+    _ready(_libc(), lwps=[threading.get_native_id(), *ids])
+    if send_signal:
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR2)  # type: ignore[arg-type]
+    go.set()
+    for t in threads:
+        t.join()
+    return 0
+
+
+def prog_store(args: List[str]) -> int:
+    """After the ready point, write one byte (0x5a) at data + OFFSET and
+    report it: the write a data watchpoint catches."""
+    offset = int(args[0]) if args else 0
+    facts = _ready(_libc())
+    ctypes.memset(int(facts["data"]) + offset, 0x5A, 1)  # type: ignore[call-overload]
+    _report(stored=offset)
+    return 0
+
+
+def prog_syscall_exit(args: List[str]) -> int:
+    """After the ready point, make the raw exit system call NUMBER with
+    status 100 through syscall(2), then _exit(5): a tracer that emulates
+    the first (PT_SYSCALLEMU) sees 5 (t_ptrace_syscall_wait.h syscallemu1)."""
+    number = int(args[0])
+    libc = _libc()
+    _ready(libc)
+    libc.syscall(number, 100)
+    os._exit(5)
+
+
+# NetBSD sys/sys/signal.h 1.75.4.2: struct sigaction { union { handler,
+# sigaction } _sa_u; sigset_t sa_mask (uint32_t __bits[4], sys/sigtypes.h);
+# int sa_flags; }, SA_SIGINFO 0x0040.  include/signal.h renames sigaction()
+# to __sigaction14, the symbol that takes this layout.
+_NETBSD_SA_SIGINFO = 0x0040
+
+
+class _NetbsdSigaction(ctypes.Structure):
+    _fields_ = [("sa_sigaction", ctypes.c_void_p), ("sa_mask", ctypes.c_uint32 * 4),
+                ("sa_flags", ctypes.c_int)]
+
+
+def prog_siginfo(args: List[str]) -> int:
+    """NetBSD only: catch HANDLED (default SIGTRAP) with an SA_SIGINFO
+    handler, raise(3) RAISED (default SIGINT) after the ready point, and
+    report what the handler saw: ``caught`` is a list of {signo, si_signo,
+    si_code, si_errno}, one per call (t_ptrace_siginfo_wait.h's tracee)."""
+    raised = getattr(signal, args[0]) if args else signal.SIGINT
+    handled = getattr(signal, args[1]) if len(args) > 1 else signal.SIGTRAP
+    if os.uname().sysname != "NetBSD":
+        sys.stderr.write("siginfo: the sigaction layout here is NetBSD's, not %s's\n" % os.uname().sysname)
+        return 2
+    libc = _libc()
+    seen: List[Dict[str, int]] = []
+
+    def on_signal(signo: int, info: int, context: int) -> None:
+        # siginfo_t starts with int si_signo, si_code, si_errno (sys/siginfo.h _ksiginfo).
+        head = ctypes.cast(info, ctypes.POINTER(ctypes.c_int * 3)).contents
+        seen.append({"signo": signo, "si_signo": head[0], "si_code": head[1], "si_errno": head[2]})
+
+    # Kept referenced until exit: the kernel calls it through libc's trampoline.
+    callback = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(on_signal)
+    action = _NetbsdSigaction(ctypes.cast(callback, ctypes.c_void_p).value, (ctypes.c_uint32 * 4)(),
+                              _NETBSD_SA_SIGINFO)
+    sigaction = getattr(libc, "__sigaction14")
+    sigaction.argtypes = [ctypes.c_int, ctypes.POINTER(_NetbsdSigaction), ctypes.c_void_p]
+    if sigaction(int(handled), ctypes.byref(action), None) != 0:
+        raise OSError(ctypes.get_errno(), "__sigaction14(%d)" % handled)
+    _ready(libc)
+    # Through ctypes, so the GIL is released while the handler runs inside raise(3).
+    getattr(libc, "raise")(int(raised))
+    _report(caught=seen)
+    return 0
+
+
 PROGRAMS: Dict[str, Callable[[List[str]], int]] = {
     "ready": prog_ready,
     "loop": prog_loop,
@@ -183,6 +279,10 @@ PROGRAMS: Dict[str, Callable[[List[str]], int]] = {
     "exec": prog_exec,
     "sleep": prog_sleep,
     "getppid_report": prog_getppid_report,
+    "lwps": prog_lwps,
+    "store": prog_store,
+    "siginfo": prog_siginfo,
+    "syscall_exit": prog_syscall_exit,
 }
 
 

@@ -342,6 +342,26 @@ class Tracer:
         self.backend.set_events(pid, wanted)
         tracee.events = wanted
 
+    # -- OS-specific requests (the BSD extras) ------------------------------------------
+    def os_request(self, pid: int, name: str, *args: object, stopped: bool = True) -> object:
+        """Call the backend's extra ``name`` (``lwps``, ``set_sigpass``, ...)
+        on a held tracee: stopped unless ``stopped`` is False (PT_STOP acts
+        on a running one).  The caller checks the backend has it."""
+        if stopped:
+            self._stopped(pid)
+        else:
+            self._known(pid)
+        return getattr(self.backend, name)(pid, *args)
+
+    def resume_lwp(self, pid: int, lwp: int, how: str = "cont") -> None:
+        """Resume only LWP ``lwp`` (NetBSD: negative ``data``); the tracee
+        counts as running until the next wait, like after ``cont``."""
+        tracee = self._stopped(pid)
+        self.backend.resume_lwp(pid, lwp, how)  # type: ignore[attr-defined]
+        tracee.stopped = False
+        tracee.raw_regs = None
+        tracee.resumed_with = how
+
     # -- helpers -------------------------------------------------------------------
     def _known(self, pid: int) -> Tracee:
         try:

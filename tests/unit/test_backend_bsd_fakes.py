@@ -29,9 +29,9 @@ has no PT_STEP (GETREGS +0, SETREGS +1, GETFPREGS +2, SETFPREGS +3).
 OpenBSD ptrace.h 1.16 and amd64/include/ptrace.h (PT_STEP +0, GETREGS +1,
 SETREGS +2, GETFPREGS +3, SETFPREGS +4, GETXSTATE_INFO +5, GETXSTATE +6);
 sparc64/include/ptrace.h 1.2 (GETREGS +0, SETREGS +1, GETFPREGS +2, SETFPREGS +3;
-no PT_STEP); arm64/include/ptrace.h 1.1 (PT_STEP +0 ... SETFPREGS +4).  PT_WCOOKIE
-and PT_PACMASK were not read from a header: the fixture gives them the next
-free number and the tests name them, never assert those two numbers.
+no PT_STEP, PT_WCOOKIE +4); arm64/include/ptrace.h (PT_STEP +0 ... SETFPREGS
++4, PT_PACMASK +5).  PT_FIRSTMACH is 32 in OpenBSD's ptrace.h, so those two are
+36 and 37, as harness/tracecore/abi/openbsd_{sparc64,aarch64}.py cite them.
 """
 
 from __future__ import annotations
@@ -145,6 +145,15 @@ def _regs(os_name: str, arch: str) -> Struct:
     return _s("struct reg", 24, Field("rax", 0, 8), Field("rsp", 8, 8), Field("rip", 16, 8))
 
 
+# Requests 23..27 of NetBSD sys/sys/ptrace.h 1.75: absent from the netbsd-9
+# branch's header, so a 9.x kernel must never be sent them.
+NETBSD_10_REQUESTS = {name: "10" for name in
+                      ("PT_STOP", "PT_LWPSTATUS", "PT_LWPNEXT", "PT_SET_SIGPASS", "PT_GET_SIGPASS")}
+
+# OpenBSD amd64/include/ptrace.h gained PT_GETXSTATE_INFO/PT_GETXSTATE for 7.7.
+OPENBSD_77_REQUESTS = {"PT_GETXSTATE_INFO": "7.7", "PT_GETXSTATE": "7.7"}
+
+
 def make_abi(os_name: str, arch: str) -> Abi:
     big = arch == "sparc64"
     requests = dict(NETBSD_MI if os_name == "netbsd" else OPENBSD_MI, **MD[(os_name, arch)])
@@ -168,6 +177,8 @@ def make_abi(os_name: str, arch: str) -> Abi:
         extra_constants=(Constants(_H, PIOD),),
         structs=NETBSD_STRUCTS if os_name == "netbsd" else OPENBSD_STRUCTS,
         libc_symbols={"ptrace": "ptrace", "ptrace_data": "int"},
+        requests_since=(NETBSD_10_REQUESTS if os_name == "netbsd"
+                        else OPENBSD_77_REQUESTS if (os_name, arch) == ("openbsd", "amd64") else {}),
     )
 
 

@@ -217,7 +217,7 @@ def test_pacmask_is_two_registers_with_their_size_in_data():
 
 
 def test_xstate_reads_xsave_len_bytes():
-    backend, fake = make("amd64")
+    backend, fake = make("amd64", "7.7")
     fake.handlers["PT_GETXSTATE_INFO"] = lambda f, c: (f.put(c.addr, "QI", 0x7, 832), 0)[1]
     fake.handlers["PT_GETXSTATE"] = lambda f, c: (f.put(c.addr, "I", 0x37F), 0)[1]
     area = backend.get_xstate(300)
@@ -233,3 +233,10 @@ def test_an_extra_the_table_lacks_fails_naming_it():
     with pytest.raises(NotImplementedError, match="PT_WCOOKIE"):
         backend.wcookie(300)
     assert backend.ptrace.calls == []
+
+
+def test_xstate_before_7_7_is_refused_before_any_call():
+    backend, fake = make("amd64", "7.6")
+    with pytest.raises(NotImplementedError, match=r"has no PT_GETXSTATE for release 7\.6"):
+        backend.get_xstate(300)
+    assert fake.calls == []

@@ -10,16 +10,22 @@ import subprocess
 
 import pytest
 
-from harness.tracecore import snippets_bsd
+from harness.tracecore import snippets, snippets_bsd
 
 TOOLS = {
     "amd64": ("x86_64-linux-gnu-as", "x86_64-linux-gnu-objcopy", ["--64"]),
     "aarch64": ("aarch64-linux-gnu-as", "aarch64-linux-gnu-objcopy", []),
     "sparc64": ("sparc64-linux-gnu-as", "sparc64-linux-gnu-objcopy", ["-64", "-Av9"]),
 }
-# The trap each snippet ends in: the OS's breakpoint (NetBSD aarch64: brk #13).
-TRAPS = {"amd64": b"\xcc", "aarch64": b"\xa0\x01\x20\xd4", "sparc64": b"\x91\xd0\x20\x01"}
+# The trap each snippet ends in: the OS's breakpoint (NetBSD aarch64: brk #13,
+# OpenBSD aarch64: brk #0).
+TRAPS = {
+    ("netbsd", "amd64"): b"\xcc", ("openbsd", "amd64"): b"\xcc",
+    ("netbsd", "aarch64"): b"\xa0\x01\x20\xd4", ("openbsd", "aarch64"): b"\x00\x00\x20\xd4",
+    ("netbsd", "sparc64"): b"\x91\xd0\x20\x01", ("openbsd", "sparc64"): b"\x91\xd0\x20\x01",
+}
 KEYS = sorted(snippets_bsd.SNIPPETS)
+BSD_TARGETS = [(o, a) for o in ("netbsd", "openbsd") for a in ("amd64", "aarch64", "sparc64")]
 
 
 def _assemble(arch: str, text: str, tmp_path) -> bytes:
@@ -45,7 +51,7 @@ def test_bsd_snippet_bytes_match_their_assembly(key, tmp_path):
 @pytest.mark.parametrize("key", KEYS, ids="-".join)
 def test_bsd_snippet_ends_in_the_trap(key):
     snippet = snippets_bsd.SNIPPETS[key]
-    trap = TRAPS[snippet.arch]
+    trap = TRAPS[(key[0], snippet.arch)]
     assert snippet.code[snippet.trap_offset:] == trap
 
 
@@ -74,3 +80,25 @@ def test_expected_registers_are_fields_of_the_tables_struct_reg(key):
     snippet = snippets_bsd.SNIPPETS[key]
     assert set(snippet.expect) - set(table.regs.layout.names()) == set()
     assert snippet.code[snippet.trap_offset:] == table.breakpoint.insn
+
+
+@pytest.mark.parametrize("name", ["load_all", "set_42"])
+@pytest.mark.parametrize("os_name,arch", BSD_TARGETS, ids="-".join)
+def test_the_snippet_the_core_loads_names_only_fields_of_struct_reg(os_name, arch, name):
+    # What snippet.load picks for the target (the OS's own, else the generic
+    # one): every register it expects must be a field the target's table
+    # decodes, or the register suite reads back a KeyError, not a value.
+    table = importlib.import_module("harness.tracecore.abi.%s_%s" % (os_name, arch)).ABI
+    snippet = snippets.get(arch, name, os_name=os_name)
+    assert set(snippet.expect) - set(table.regs.layout.names()) == set()
+
+
+def test_openbsd_aarch64_load_all_reads_x30_back_as_lr():
+    generic = snippets.get("aarch64", "load_all")
+    openbsd = snippets.get("aarch64", "load_all", os_name="openbsd")
+    # Same code, same values; only x30's name follows OpenBSD's struct reg.
+    assert openbsd.code == generic.code and openbsd.trap_offset == generic.trap_offset
+    assert ("x30" in openbsd.expect, openbsd.expect["lr"]) == (False, generic.expect["x30"])
+    assert len(openbsd.expect) == len(generic.expect) == 31
+    # NetBSD's r_reg[31] includes x30: the generic snippet serves it.
+    assert snippets.get("aarch64", "load_all", os_name="netbsd") is generic
