@@ -33,6 +33,15 @@ ERRNO = {
         "attach_unprivileged": "EPERM",
         # Same file, do_ptrace(): ptrace_find() == NULL -> ESRCH.
         "attach_nonexistent": "ESRCH",
+        # PT_IO on a page with no mapping: sys_ptrace_common.c 1.28
+        # (2017/12/17) ptrace_doio() returns process_domem()'s error as is;
+        # sys_process.c 1.162.12.2 process_domem() returns uvm_io()'s; uvm_io()
+        # (sys/uvm/uvm_io.c) extracts with UVM_EXTRACT_CONTIG and returns the
+        # error of uvm_map_extract(), which in sys/uvm/uvm_map.c 1.335
+        # (2015/09/24) is EINVAL for a start address outside every entry
+        # ("definite hole here").  Writes take the same path.
+        "read_unmapped": "EINVAL",
+        "write_unmapped": "EINVAL",
     },
     "openbsd": {
         # sys/kern/sys_process.c 1.106 (2025/02/17), ptrace_ctrl() PT_ATTACH:
@@ -44,6 +53,13 @@ ERRNO = {
         # Same function: process_tprfind() == NULL, or a pid above
         # THREAD_PID_OFFSET for PT_ATTACH -> ESRCH.
         "attach_nonexistent": "ESRCH",
+        # PT_IO on a page with no mapping: sys_process.c 1.106
+        # ptrace_ustate() returns process_domem()'s error, which is uvm_io()'s
+        # (sys/uvm/uvm_io.c 1.30 2022/10/07), which is uvm_map_extract()'s:
+        # sys/uvm/uvm_map.c 1.346 (2025/09/11) gives EINVAL when free space or
+        # a hole lies in the range.  sys_ptrace() copies nothing out on error.
+        "read_unmapped": "EINVAL",
+        "write_unmapped": "EINVAL",
     },
 }
 
@@ -54,6 +70,111 @@ SI_CODE_KILL: dict[str, str | None] = {"linux": "SI_USER", "netbsd": "SI_USER", 
 # exc_debug_user() and arch/arm64/kernel/debug-monitors.c single_step_handler()
 # send TRAP_TRACE; NetBSD sys/arch/*/trap.c trapsignal(TRAP_TRACE).
 SI_CODE_STEP: dict[str, str | None] = {"linux": "TRAP_TRACE", "netbsd": "TRAP_TRACE", "openbsd": None}
+
+
+# The signal and event of PT_ATTACH's stop.  Linux v6.1 kernel/ptrace.c
+# ptrace_attach() sends SIGSTOP (PTRACE_ATTACH, not SEIZE); NetBSD
+# sys_ptrace_common.c 1.28 PT_ATTACH sets signo = SIGSTOP and t_ptrace_fork_wait.h
+# 1.6 (2020/05/16) asserts SIGSTOP/SI_USER; OpenBSD sys_process.c 1.106
+# ptrace_ctrl() PT_ATTACH sets data = SIGSTOP.
+ATTACH_STOP_SIGNAL = {"linux": "SIGSTOP", "netbsd": "SIGSTOP", "openbsd": "SIGSTOP"}
+
+# The first stop of a child a fork-like event made traced: (signal, event).
+#   linux    v6.1 include/linux/ptrace.h ptrace_init_task(), called from
+#            kernel/fork.c copy_process(): a child traced by PTRACE_ATTACH's
+#            kind (not PT_SEIZED) starts with SIGSTOP pending, no event.
+#   netbsd   tests/lib/libc/sys/t_ptrace_fork_wait.h 1.6 fork_body(): the
+#            forkee stops with SIGTRAP and its PT_GET_PROCESS_STATE reports
+#            PTRACE_FORK/PTRACE_VFORK naming the parent (pe_other_pid); the core
+#            names that side "<event>_child".
+#   openbsd  sys/kern/kern_fork.c 1.278 (2025/08/18): fork_return() does
+#            psignal(p, SIGTRAP) for a traced child, and fork1() sets the
+#            child's ps_ptstat to PTRACE_FORK / parent pid.  No vfork event
+#            (sys/sys/ptrace.h 1.16 defines PTRACE_FORK only).
+CHILD_FIRST_STOP: dict[str, dict[str, tuple[str, str | None]]] = {
+    "linux": {"fork": ("SIGSTOP", None), "vfork": ("SIGSTOP", None)},
+    "netbsd": {"fork": ("SIGTRAP", "fork_child"), "vfork": ("SIGTRAP", "vfork_child")},
+    "openbsd": {"fork": ("SIGTRAP", "fork_child")},
+}
+
+# The event the "vfork" tracee program's posix_spawn(3) reports when its
+# parent asked for vfork events.  glibc posix_spawn is clone(CLONE_VM |
+# CLONE_VFORK), a PTRACE_EVENT_VFORK (linux v6.1 kernel/fork.c kernel_clone).
+# NetBSD's posix_spawn is a system call reported only as PTRACE_POSIX_SPAWN:
+# t_ptrace_fork_wait.h 1.6 fork_body() expects no stop for "spawn" unless
+# PTRACE_POSIX_SPAWN is in the mask, and vfork-done only for vfork(2).
+SPAWN_REPORTED_AS = {"linux": "vfork", "netbsd": "spawn"}
+
+# The event name on the SIGTRAP a traced execve(2) stops with, when exec
+# events were asked for (or the OS always reports them).
+#   linux    kernel/ptrace.c ptrace_event(PTRACE_EVENT_EXEC) with
+#            PTRACE_O_TRACEEXEC.
+#   netbsd   always SIGTRAP/TRAP_EXEC for a traced process
+#            (tests/lib/libc/sys/t_ptrace_exec_wait.h, commit 4d5488a37cfc,
+#            traceme_exec()).
+#   openbsd  sys/kern/kern_exec.c 1.268 (2025/09/16) sys_execve(): a plain
+#            psignal(p, SIGTRAP) when PS_TRACED; sys/sys/ptrace.h 1.16 has no
+#            exec event and there is no siginfo request, so nothing may call
+#            the stop an exec.
+EXEC_STOP_EVENT: dict[str, str | None] = {"linux": "exec", "netbsd": "exec", "openbsd": None}
+
+# The exec stop of a PT_TRACE_ME child that set no event options before
+# execve: (event, si_code).  Linux: a plain SIGTRAP sent with SI_USER
+# (kernel/ptrace.c ptrace_event() without PTRACE_O_TRACEEXEC); NetBSD:
+# TRAP_EXEC regardless of options (t_ptrace_exec_wait.h traceme_exec());
+# OpenBSD: no event, no siginfo (as above).
+TRACEME_EXEC_PLAIN: dict[str, tuple[str | None, str | None]] = {
+    "linux": (None, "SI_USER"),
+    "netbsd": ("exec", "TRAP_EXEC"),
+    "openbsd": (None, None),
+}
+
+# Whether, at a syscall-exit stop, the return-value register already holds
+# the result (and a tracer's write to it is what the tracee sees).
+#   linux    v6.1 arch/x86/entry/common.c do_syscall_x64() stores regs->ax;
+#            only then does kernel/entry/common.c syscall_exit_work() report
+#            the exit stop.
+#   netbsd   sys/sys/syscallvar.h 1.11 (2015/09/24) sy_invoke() calls
+#            trace_exit() -- where the tracee stops (kern_syscall.c 1.11
+#            process_stoptrace()) -- before it returns, and the MD syscall()
+#            writes rval into the frame only afterwards (sys/arch/x86/x86/
+#            syscall.c 1.11.2.1: X86_TF_RAX(frame) = rval[0] after
+#            sy_invoke()).  The value is in the stop's siginfo (si_retval)
+#            instead; a register write there is overwritten.
+SYSCALL_EXIT_RETVAL_IN_REGS = {"linux": True, "netbsd": False}
+
+# The FP control register a fresh process starts with: (fpregs field, mask
+# of control bits, value).  The sticky status flags depend on what the
+# program computed so far, so they are masked off.
+#   amd64    MXCSR 0x1f80: all exceptions masked, round to nearest (Intel SDM
+#            vol. 1, 10.2.3: flags are bits 0-5).  NetBSD's initial value:
+#            sys/arch/x86/include/cpu_extended_state.h 1.17.28.1
+#            __INITIAL_MXCSR__ 0x1f80.
+#   aarch64  Linux clears FPCR on exec (arch/arm64/kernel/fpsimd.c
+#            fpsimd_flush_thread).
+FP_CONTROL_AT_START: dict[str, dict[str, tuple[str, int, int]]] = {
+    "linux": {"amd64": ("mxcsr", 0xFFC0, 0x1F80), "aarch64": ("fpcr", 0xFFFFFFFF, 0)},
+    "netbsd": {"amd64": ("fx_mxcsr", 0xFFC0, 0x1F80)},
+}
+
+# Why an OS's ptrace offers no such event, for the skip message; the skip
+# itself is decided by the core's own list (abi.describe "events").
+MISSING_EVENT_REASONS = {
+    ("openbsd", "syscall"): "sys/sys/ptrace.h 1.16 defines no PT_SYSCALL",
+    ("openbsd", "vfork"): "sys/sys/ptrace.h 1.16 defines PTRACE_FORK only",
+    ("openbsd", "vfork_done"): "sys/sys/ptrace.h 1.16 defines PTRACE_FORK only",
+    ("openbsd", "clone"): "threads are not reported as events (sys/sys/ptrace.h 1.16)",
+    ("netbsd", "clone"): "new threads are LWP events (PTRACE_LWP_CREATE), tested in test_bsd_netbsd.py",
+}
+
+
+def require_event(target, event: str) -> None:
+    """Skip unless the target's core offers ``event`` (its abi.describe
+    "events" list, which the backend derives from the OS's tables)."""
+    if event in target.abi["events"]:
+        return
+    why = MISSING_EVENT_REASONS.get((target.os, event), "not in the core's event list for this target")
+    pytest.skip("%s ptrace offers no %s event: %s" % (target.os, event, why))
 
 
 def expected(table: dict, os_name: str, key: str | None = None):

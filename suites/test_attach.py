@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conformance import ERRNO, expected
+from conformance import ATTACH_STOP_SIGNAL, ERRNO, expected
 
 from harness.rpc import RemoteError
 
@@ -16,9 +16,10 @@ def sleeper(tracer):
     tracer.process.reap_untraced(pid=r["pid"])
 
 
-def test_attach_delivers_sigstop(tracer, sleeper):
+def test_attach_delivers_sigstop(tracer, target, sleeper):
     event = tracer.ptrace.attach(pid=sleeper)
-    assert (event["kind"], event["signal"], event["pid"]) == ("stopped", "SIGSTOP", sleeper)
+    assert (event["kind"], event["signal"], event["pid"]) == (
+        "stopped", expected(ATTACH_STOP_SIGNAL, target.os), sleeper)
     tracer.ptrace.detach(pid=sleeper)
 
 

@@ -1,6 +1,14 @@
-"""Syscall entry and exit stops."""
+"""Syscall entry and exit stops (where the OS's ptrace has them)."""
 
 from __future__ import annotations
+
+import pytest
+from conformance import SYSCALL_EXIT_RETVAL_IN_REGS, expected, require_event
+
+
+@pytest.fixture(autouse=True)
+def _syscall_stops(target):
+    require_event(target, "syscall")
 
 
 def _to_syscall(tracer, pid, nr):
@@ -29,6 +37,16 @@ def test_syscall_exit_stop_carries_the_return_value(tracer, target, spawn):
     # The tracee's parent is the core itself.
     assert (stop["event"], stop["syscall_retval"], stop["syscall_error"]) == \
         ("syscall_exit", target.hello["pid"], False)
+
+
+def test_syscall_exit_stop_registers_hold_the_return_value(tracer, target, spawn):
+    if not expected(SYSCALL_EXIT_RETVAL_IN_REGS, target.os):
+        pytest.skip("%s writes a syscall's result into the registers after the exit stop "
+                    "(SYSCALL_EXIT_RETVAL_IN_REGS in suites/conformance.py)" % target.os)
+    pid = spawn("loop", 1)["pid"]
+    _to_syscall(tracer, pid, target.const("SYS_getppid"))
+    tracer.ptrace.syscall(pid=pid)
+    assert tracer.wait(pid=pid)["event"] == "syscall_exit"
     assert tracer.regs.get(pid=pid)[target.abi["roles"]["retval"]] == target.hello["pid"]
 
 
