@@ -38,6 +38,10 @@ class RemoteError(Exception):
         self.errno: str | None = error.get("errno")
         self.errno_value: int | None = error.get("errno_value")
         self.remote_message: str = error.get("message", "")
+        # A memory transfer that stopped part way: how many bytes did move,
+        # and (reads) those bytes; None for every other error.
+        self.transferred: int | None = error.get("transferred")
+        self.partial_data: bytes | None = (bytes.fromhex(error["data"]) if "data" in error else None)
         where = " [%s]" % self.errno if self.errno else ""
         super().__init__("%s failed: %s%s: %s" % (method, self.type, where, self.remote_message))
 

@@ -157,6 +157,27 @@ FP_CONTROL_AT_START: dict[str, dict[str, tuple[str, int, int]]] = {
     "netbsd": {"amd64": ("fx_mxcsr", 0xFFC0, 0x1F80)},
 }
 
+# A 16-byte transfer that starts 8 bytes before an unmapped page: (errno,
+# bytes that moved before the failure).
+#   linux    PEEKDATA/POKEDATA go one word at a time (kernel/ptrace.c
+#            generic_ptrace_peekdata/pokedata), so the whole word before
+#            the hole moves, then the next fails with EIO.
+#   netbsd   sys/uvm/uvm_io.c uvm_io(): the first chunk is
+#            round_page(len + page offset) -- both pages -- and
+#            uvm_map_extract() of a range that runs into the hole fails
+#            (EINVAL, uvm_map.c 1.335) before any byte is copied;
+#            sys_ptrace_common.c 1.28 copies no piod out on error.
+#   openbsd  sys/uvm/uvm_io.c 1.24 uvm_io(): the same chunking and extract,
+#            so nothing moves; sys_process.c 1.106 returns the error.
+SHORT_TRANSFER_AT_HOLE = {"linux": ("EIO", 8), "netbsd": ("EINVAL", 0), "openbsd": ("EINVAL", 0)}
+
+# How many bytes one PT_READ_D/PT_WRITE_D (PTRACE_PEEKDATA/POKEDATA) moves:
+# an int on the BSDs (NetBSD sys_ptrace_common.c 1.28 do_ptrace(): piod_len
+# = sizeof(tmp), an int; OpenBSD sys_process.c: iov_len = sizeof(int)), an
+# unsigned long on Linux (kernel/ptrace.c generic_ptrace_peekdata).
+WORD_TRANSFER_SIZE = {"linux": "pointer", "netbsd": 4, "openbsd": 4}
+
+
 # Why an OS's ptrace offers no such event, for the skip message; the skip
 # itself is decided by the core's own list (abi.describe "events").
 MISSING_EVENT_REASONS = {

@@ -7,7 +7,7 @@ so every read is checked byte for byte.
 from __future__ import annotations
 
 import pytest
-from conformance import ERRNO, expected
+from conformance import ERRNO, SHORT_TRANSFER_AT_HOLE, WORD_TRANSFER_SIZE, expected
 
 from harness.rpc import RemoteError
 from harness.tracecore.tracees import pattern
@@ -89,3 +89,50 @@ def test_write_unmapped_address_fails_with_the_os_errno(tracer, target, area):
 def test_zero_length_read_is_empty(tracer, area):
     pid, ready = area
     assert tracer.mem.read(pid=pid, addr=ready["data"], size=0) == ""
+
+
+# -- transfers that stop part way, and one-value transfers --------------------------------------
+def test_read_into_a_hole_reports_what_moved(tracer, target, area):
+    """The kernel's own granularity decides how much of a read that runs
+    into an unmapped page arrives; the core must say how much, give those
+    bytes, and never pass them off as the whole."""
+    pid, ready = area
+    errno_name, moved = expected(SHORT_TRANSFER_AT_HOLE, target.os)
+    with pytest.raises(RemoteError) as err:
+        tracer.mem.read(pid=pid, addr=ready["unmapped"] - 8, size=16)
+    assert (err.value.type, err.value.errno, err.value.transferred) == ("ShortTransfer", errno_name, moved)
+    assert err.value.partial_data == pattern(ready["data_size"] - 8, moved)
+
+
+def test_write_into_a_hole_reports_what_moved_and_changed_only_that(tracer, target, area):
+    pid, ready = area
+    errno_name, moved = expected(SHORT_TRANSFER_AT_HOLE, target.os)
+    with pytest.raises(RemoteError) as err:
+        tracer.mem.write(pid=pid, addr=ready["unmapped"] - 8, data="ee" * 16)
+    assert (err.value.errno, err.value.transferred) == (errno_name, moved)
+    tail = bytes.fromhex(tracer.mem.read(pid=pid, addr=ready["unmapped"] - 8, size=8))
+    assert tail == b"\xee" * moved + pattern(ready["data_size"] - 8 + moved, 8 - moved)
+
+
+def _word_size(target):
+    size = expected(WORD_TRANSFER_SIZE, target.os)
+    return target.abi["pointer_size"] if size == "pointer" else size
+
+
+def test_peek_reads_one_value_in_the_tracee_byte_order(tracer, target, area):
+    pid, ready = area
+    size = _word_size(target)
+    got = tracer.mem.peek(pid=pid, addr=ready["data"] + 16)
+    assert got["size"] == size
+    assert got["value"] == int.from_bytes(pattern(16, size), target.abi["byteorder"])
+
+
+def test_poke_writes_exactly_one_value_and_nothing_beside_it(tracer, target, area):
+    """PT_WRITE_D moves an int on the BSDs, PTRACE_POKEDATA a long on Linux:
+    the bytes after it must keep the pattern, on either byte order."""
+    pid, ready = area
+    size = _word_size(target)
+    value = 0x11223344
+    assert tracer.mem.poke(pid=pid, addr=ready["data"] + 32, value=value)["size"] == size
+    window = bytes.fromhex(tracer.mem.read(pid=pid, addr=ready["data"] + 32, size=16))
+    assert window == value.to_bytes(size, target.abi["byteorder"]) + pattern(32 + size, 16 - size)

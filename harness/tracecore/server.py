@@ -26,6 +26,7 @@ from typing import IO, Any, Callable, Dict, List, Optional, Sequence
 
 from . import PROTOCOL_VERSION, snippets, tracees
 from . import abi as abi_tables
+from .backends.base import ShortTransfer
 from .tracer import Tracer, TracerError, WaitTimeout
 
 METHODS: Dict[str, Callable[..., Any]] = {}
@@ -418,6 +419,23 @@ def m_write(s: Session, pid: int, addr: int, data: str) -> None:
     s.tracer.write(pid, addr, bytes.fromhex(data))
 
 
+@method("mem.peek")
+def m_peek(s: Session, pid: int, addr: int) -> Dict[str, Any]:
+    """One PT_READ_D / PTRACE_PEEKDATA: the value and how many bytes it spans."""
+    return {"value": s.tracer.read_word(pid, addr), "size": s.tracer.backend.word_size,
+            "request": s.tracer.backend.word_requests[0]}
+
+
+@method("mem.poke")
+def m_poke(s: Session, pid: int, addr: int, value: int) -> Dict[str, Any]:
+    """One PT_WRITE_D / PTRACE_POKEDATA of ``value``."""
+    try:
+        s.tracer.write_word(pid, addr, value)
+    except ValueError as e:
+        raise BadRequest(str(e)) from None
+    return {"size": s.tracer.backend.word_size, "request": s.tracer.backend.word_requests[1]}
+
+
 @method("bp.insert")
 def m_bp_insert(s: Session, pid: int, addr: int) -> None:
     s.tracer.insert_breakpoint(pid, addr)
@@ -727,12 +745,17 @@ def _errno_name(err: int) -> Optional[str]:
 
 def _error(exc: BaseException) -> Dict[str, Any]:
     err = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
-    return {
+    reply: Dict[str, Any] = {
         "type": type(exc).__name__,
         "errno": _errno_name(err) if err else None,
         "errno_value": err,
         "message": str(exc),
     }
+    if isinstance(exc, ShortTransfer):
+        # What did move is part of the answer, not lost in the message.
+        reply["transferred"] = exc.transferred
+        reply["data"] = _hex(exc.data)
+    return reply
 
 
 def handle(session: Session, line: bytes) -> Dict[str, Any]:

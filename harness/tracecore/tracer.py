@@ -314,6 +314,14 @@ class Tracer:
         self._stopped(pid)
         self.backend.write_memory(pid, addr, data)
 
+    def read_word(self, pid: int, addr: int) -> int:
+        self._stopped(pid)
+        return self.backend.read_word(pid, addr)
+
+    def write_word(self, pid: int, addr: int, value: int) -> None:
+        self._stopped(pid)
+        self.backend.write_word(pid, addr, value)
+
     # -- breakpoints ---------------------------------------------------------------
     def insert_breakpoint(self, pid: int, addr: int) -> None:
         tracee = self._stopped(pid)

@@ -13,7 +13,7 @@ import struct
 import pytest
 from test_backend_bsd_fakes import NETBSD_EVENTS, NETBSD_SI, PIOD, SIGNALS, FakePtrace, make_abi
 
-from harness.tracecore.backends.bsd_common import ShortTransfer
+from harness.tracecore.backends.base import ShortTransfer
 from harness.tracecore.backends.netbsd import NetbsdBackend
 from harness.tracecore.tracer import Tracee, Tracer
 from harness.tracecore.waitstatus import WaitStatus

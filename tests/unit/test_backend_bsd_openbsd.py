@@ -14,7 +14,7 @@ from test_backend_bsd_fakes import OPENBSD_EVENTS, PIOD, SIGNALS, FakePtrace, ma
 
 from harness.tracecore.abi.types import Constants
 from harness.tracecore.backends import for_abi
-from harness.tracecore.backends.bsd_common import ShortTransfer
+from harness.tracecore.backends.base import ShortTransfer
 from harness.tracecore.backends.openbsd import OpenbsdBackend
 from harness.tracecore.waitstatus import WaitStatus
 

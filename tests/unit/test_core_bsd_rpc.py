@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from test_backend_bsd_fakes import NETBSD_SI, SIGNALS, FakePtrace, make_abi
 
+from harness.rpc import RemoteError
 from harness.tracecore import server
 from harness.tracecore.tracer import Tracee, Tracer
 from harness.tracecore.waitstatus import WaitStatus
@@ -488,3 +489,59 @@ def test_the_default_session_knows_the_kernel_release():
         assert s.tracer.backend.release == os.uname().release
     finally:
         os.rmdir(s.workdir)
+
+
+# -- memory: what a short transfer and a one-int transfer look like over RPC ---------------------
+@pytest.mark.parametrize("arch", ["amd64", "sparc64"])
+def test_a_short_read_reply_carries_the_count_and_the_bytes(sessions, arch):
+    s, fake = _session("netbsd", arch, "10.1")
+    sessions.append(s)
+    fake.base, fake.memory = 0x30000, bytearray(b"abcdefgh")
+    error = call(s, "mem.read", pid=PID, addr=0x30004, size=10)["error"]
+    # 4 bytes came before the mapping ended; the next PT_IO failed EFAULT.
+    assert (error["type"], error["errno"], error["transferred"], error["data"]) == (
+        "ShortTransfer", "EFAULT", 4, b"efgh".hex())
+    assert "after 4 of 10 bytes" in error["message"]
+
+
+def test_remote_error_keeps_the_short_transfer(sessions):
+    s, fake = _session("openbsd", "amd64", "7.8")
+    sessions.append(s)
+    fake.base, fake.memory = 0x30000, bytearray(b"abcdefgh")
+    error = RemoteError("mem.read", call(s, "mem.read", pid=PID, addr=0x30006, size=4)["error"])
+    assert (error.transferred, error.partial_data, error.errno) == (2, b"gh", "EFAULT")
+    # Every other error has neither.
+    other = RemoteError("mem.read", call(s, "mem.read", pid=PID + 1, addr=0x30000, size=4)["error"])
+    assert (other.transferred, other.partial_data) == (None, None)
+
+
+@pytest.mark.parametrize(("arch", "packed"), [("amd64", b"\x44\x33\x22\x11"), ("sparc64", b"\x11\x22\x33\x44")])
+def test_peek_and_poke_move_one_int(sessions, arch, packed):
+    s, fake = _session("netbsd", arch, "10.1")
+    sessions.append(s)
+    stored = {}
+
+    def write(f: FakePtrace, c) -> int:
+        # ptrace(2)'s data is a C int: the fake receives it as ctypes would pass it.
+        stored[c.addr] = (c.data & 0xFFFFFFFF).to_bytes(4, f.abi.byteorder)
+        return 0
+
+    fake.handlers["PT_WRITE_D"] = write
+    fake.handlers["PT_READ_D"] = lambda f, c: int.from_bytes(stored[c.addr], f.abi.byteorder, signed=True)
+    assert call(s, "mem.poke", pid=PID, addr=0x5000, value=0x11223344)["result"] == {
+        "size": 4, "request": "PT_WRITE_D"}
+    assert stored[0x5000] == packed
+    assert call(s, "mem.peek", pid=PID, addr=0x5000)["result"] == {
+        "value": 0x11223344, "size": 4, "request": "PT_READ_D"}
+    # A value with the top bit set goes out as the same 32 bits, signed.
+    call(s, "mem.poke", pid=PID, addr=0x5004, value=0xFFFFFFFE)
+    assert fake.named("PT_WRITE_D")[-1].data == -2
+    assert call(s, "mem.peek", pid=PID, addr=0x5004)["result"]["value"] == 0xFFFFFFFE
+
+
+def test_poke_of_a_value_wider_than_an_int_is_a_bad_request(netbsd):
+    s, fake = netbsd
+    error = call(s, "mem.poke", pid=PID, addr=0x5000, value=1 << 32)["error"]
+    assert (error["type"], error["message"]) == (
+        "BadRequest", "value 0x100000000 does not fit the 4 bytes PT_WRITE_D moves")
+    assert fake.calls == []

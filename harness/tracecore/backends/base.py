@@ -8,12 +8,24 @@ tracer decodes them with the table's ``Struct``.
 from __future__ import annotations
 
 import os
-from typing import FrozenSet, Optional
+from typing import FrozenSet, Optional, Tuple
 
 from ..abi.types import Abi
 from ..events import StopEvent, si_code_name, signal_name
 from ..ptrace import PtraceBinding
 from ..waitstatus import WaitStatus
+
+
+class ShortTransfer(OSError):
+    """A memory transfer stopped part way: ``transferred`` bytes from the
+    start did move (for a read, ``data`` holds them), the rest failed with
+    the kernel's errno.  Nothing partial is ever returned as the whole."""
+
+    def __init__(self, err: int, message: str, transferred: int, data: bytes = b"") -> None:
+        super().__init__(err, message)
+        self.transferred = transferred
+        self.data = data
+
 
 # Event names a tracer may ask for; each backend maps the ones its OS has.
 EVENT_NAMES = ("fork", "vfork", "vfork_done", "clone", "exec", "exit", "syscall", "lwp", "spawn")
@@ -67,6 +79,30 @@ class Backend:
 
     def write_memory(self, pid: int, addr: int, data: bytes) -> None:
         raise NotImplementedError
+
+    # The one-value transfer requests (PT_READ_D/PT_WRITE_D on the BSDs,
+    # PTRACE_PEEKDATA/POKEDATA on Linux) and how many bytes one moves.
+    word_requests: Tuple[str, str] = ("", "")
+
+    @property
+    def word_size(self) -> int:
+        raise NotImplementedError
+
+    def read_word(self, pid: int, addr: int) -> int:
+        """One value at ``addr`` (``word_size`` bytes, in the tracee's byte order), unsigned."""
+        value = self.ptrace.peek(self.word_requests[0], pid, addr)
+        return value & ((1 << (8 * self.word_size)) - 1)
+
+    def write_word(self, pid: int, addr: int, value: int) -> None:
+        """Store ``value`` (0 <= value < 2**(8 * word_size)) at ``addr``."""
+        bits = 8 * self.word_size
+        if not 0 <= value < 1 << bits:
+            raise ValueError("value 0x%x does not fit the %d bytes %s moves"
+                             % (value, self.word_size, self.word_requests[1]))
+        self.ptrace(self.word_requests[1], pid, addr, self._word_argument(value, bits))
+
+    def _word_argument(self, value: int, bits: int) -> int:
+        return value
 
     # -- decoding --------------------------------------------------------------
     def decode_stop(self, pid: int, status: WaitStatus) -> StopEvent:

@@ -31,16 +31,7 @@ from typing import Dict, FrozenSet, Iterable, Mapping, Optional, Set
 
 from ..abi.types import Struct
 from ..events import StopEvent
-from .base import Backend
-
-
-class ShortTransfer(OSError):
-    """PT_IO moved less than asked; ``transferred`` bytes did move."""
-
-    def __init__(self, err: int, message: str, transferred: int, data: bytes = b"") -> None:
-        super().__init__(err, message)
-        self.transferred = transferred
-        self.data = data
+from .base import Backend, ShortTransfer
 
 
 def release_major(release: Optional[str]) -> Optional[int]:
@@ -273,7 +264,18 @@ class BsdBackend(Backend):
         buf = ctypes.create_string_buffer(bytes(data), len(data))
         self._transfer(pid, op, addr, buf, len(data))
 
-    def read_word(self, pid: int, addr: int) -> int:
-        """PT_READ_D: one ``int`` (4 bytes on every supported arch), not a word."""
-        value = self.ptrace.peek("PT_READ_D", pid, addr)
-        return value & 0xFFFFFFFF
+    # PT_READ_D/PT_WRITE_D move an int, not a word: the value travels in
+    # ptrace(2)'s int data argument and the kernel copies sizeof(int)
+    # (NetBSD sys_ptrace_common.c 1.28 do_ptrace(): piod_len = sizeof(tmp),
+    # an int; OpenBSD sys_process.c sys_ptrace(): iov_len = sizeof(int), read
+    # in an early revision, and ptrace(2)'s data is an int in sys/sys/ptrace.h
+    # 1.16).  4 bytes on every arch here.
+    word_requests = ("PT_READ_D", "PT_WRITE_D")
+
+    @property
+    def word_size(self) -> int:
+        return ctypes.sizeof(ctypes.c_int)
+
+    def _word_argument(self, value: int, bits: int) -> int:
+        # ptrace's data is a C int: pass the same bits as a signed value.
+        return value - (1 << bits) if value >= 1 << (bits - 1) else value

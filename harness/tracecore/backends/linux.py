@@ -13,12 +13,13 @@ with PTRACE_GET_SYSCALL_INFO (Linux >= 5.3), not by counting.
 from __future__ import annotations
 
 import ctypes
+import errno
 from typing import FrozenSet, Optional
 
 from ..abi.types import RegisterSet
 from ..events import StopEvent
 from ..waitstatus import WaitStatus
-from .base import Backend
+from .base import Backend, ShortTransfer
 
 # Trapline event name -> PTRACE_O_* option.
 _OPTIONS = {
@@ -124,36 +125,59 @@ class LinuxBackend(Backend):
         return self._get_set(pid, self.abi.fpregs)
 
     # -- memory ------------------------------------------------------------------
+    # PEEKDATA returns, and POKEDATA takes, an unsigned long: one pointer-sized
+    # word (kernel/ptrace.c generic_ptrace_peekdata/pokedata).
+    word_requests = ("PTRACE_PEEKDATA", "PTRACE_POKEDATA")
+
+    @property
+    def word_size(self) -> int:
+        return self.abi.pointer_size
+
     def _peek(self, pid: int, addr: int) -> bytes:
         word = self.ptrace.peek("PTRACE_PEEKDATA", pid, addr)
         size = self.abi.pointer_size
         return (word & ((1 << (8 * size)) - 1)).to_bytes(size, self.abi.byteorder)
 
     def read_memory(self, pid: int, addr: int, size: int) -> bytes:
+        """PTRACE_PEEKDATA word by word.  A word that fails ends the read
+        with ShortTransfer carrying the requested bytes read before it."""
         word = self.abi.pointer_size
         start = addr - addr % word
         out = bytearray()
-        for at in range(start, addr + size, word):
-            out += self._peek(pid, at)
         skip = addr - start
+        for at in range(start, addr + size, word):
+            try:
+                out += self._peek(pid, at)
+            except OSError as e:
+                got = bytes(out[skip:skip + size])
+                raise ShortTransfer(e.errno or errno.EIO, "PTRACE_PEEKDATA at 0x%x: %s after %d of %d bytes"
+                                    % (at, e.strerror, len(got), size), len(got), got) from e
         return bytes(out[skip:skip + size])
 
     def write_memory(self, pid: int, addr: int, data: bytes) -> None:
+        """PTRACE_POKEDATA word by word (a partial word is read, merged and
+        written back).  A word that fails ends the write with ShortTransfer
+        counting the requested bytes written before it."""
         word = self.abi.pointer_size
         start = addr - addr % word
         end = addr + len(data)
         at = start
         while at < end:
             lo, hi = max(addr, at), min(end, at + word)
-            if lo == at and hi == at + word:
-                chunk = data[at - addr:at - addr + word]
-            else:
-                # A partial word: keep the bytes around ours.
-                current = bytearray(self._peek(pid, at))
-                current[lo - at:hi - at] = data[lo - addr:hi - addr]
-                chunk = bytes(current)
-            value = int.from_bytes(chunk, self.abi.byteorder)
-            self.ptrace("PTRACE_POKEDATA", pid, at, value)
+            try:
+                if lo == at and hi == at + word:
+                    chunk = data[at - addr:at - addr + word]
+                else:
+                    # A partial word: keep the bytes around ours.
+                    current = bytearray(self._peek(pid, at))
+                    current[lo - at:hi - at] = data[lo - addr:hi - addr]
+                    chunk = bytes(current)
+                value = int.from_bytes(chunk, self.abi.byteorder)
+                self.ptrace("PTRACE_POKEDATA", pid, at, value)
+            except OSError as e:
+                done = lo - addr
+                raise ShortTransfer(e.errno or errno.EIO, "PTRACE_POKEDATA at 0x%x: %s after %d of %d bytes"
+                                    % (at, e.strerror, done, len(data)), done) from e
             at += word
 
     # -- decoding ----------------------------------------------------------------
