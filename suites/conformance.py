@@ -93,7 +93,11 @@ ATTACH_STOP_SIGNAL = {"linux": "SIGSTOP", "netbsd": "SIGSTOP", "openbsd": "SIGST
 #            (sys/sys/ptrace.h 1.16 defines PTRACE_FORK only).
 CHILD_FIRST_STOP: dict[str, dict[str, tuple[str, str | None]]] = {
     "linux": {"fork": ("SIGSTOP", None), "vfork": ("SIGSTOP", None)},
-    "netbsd": {"fork": ("SIGTRAP", "fork_child"), "vfork": ("SIGTRAP", "vfork_child")},
+    "netbsd": {"fork": ("SIGTRAP", "fork_child"), "vfork": ("SIGTRAP", "vfork_child"),
+               # t_ptrace_fork_wait.h 1.7 fork_body ("spawn" with
+               # PTRACE_POSIX_SPAWN): the spawned child stops with SIGTRAP
+               # and PT_GET_PROCESS_STATE names the parent.
+               "spawn": ("SIGTRAP", "spawn_child")},
     "openbsd": {"fork": ("SIGTRAP", "fork_child")},
 }
 
@@ -103,7 +107,35 @@ CHILD_FIRST_STOP: dict[str, dict[str, tuple[str, str | None]]] = {
 # NetBSD's posix_spawn is a system call reported only as PTRACE_POSIX_SPAWN:
 # t_ptrace_fork_wait.h 1.6 fork_body() expects no stop for "spawn" unless
 # PTRACE_POSIX_SPAWN is in the mask, and vfork-done only for vfork(2).
-SPAWN_REPORTED_AS = {"linux": "vfork", "netbsd": "spawn"}
+# OpenBSD's posix_spawn is no vfork at all: lib/libc/gen/posix_spawn.c 1.10
+# (2019/06/28) do_posix_spawn() calls fork(), which sys/kern/kern_fork.c
+# 1.278 sys_fork() reports as PTRACE_FORK when the mask asks for it.
+SPAWN_REPORTED_AS = {"linux": "vfork", "netbsd": "spawn", "openbsd": "fork"}
+
+# Whether the child of that posix_spawn stops once more, at its execve,
+# after its first stop.  Linux: the vfork child execs traced, and without
+# PTRACE_O_TRACEEXEC kernel/ptrace.c ptrace_event() sends the legacy
+# SIGTRAP; OpenBSD: kern_exec.c 1.268 sys_execve() psignal(p, SIGTRAP) when
+# PS_TRACED.  NetBSD's posix_spawn(2) execs inside the system call, before
+# the child's first stop: t_ptrace_fork_wait.h 1.7 fork_body continues the
+# spawned child once and its next wait is its exit.
+SPAWN_CHILD_STOPS_AT_EXEC = {"linux": True, "netbsd": False, "openbsd": True}
+
+# Events a tracer may ask for without that posix_spawn being reported (the
+# child then runs untraced):
+#   linux    kernel/fork.c kernel_clone(): a CLONE_VFORK clone is a
+#            PTRACE_EVENT_VFORK or nothing ("if
+#            (likely(!ptrace_event_enabled(current, trace))) trace = 0"),
+#            so PTRACE_O_TRACEFORK does not catch it.
+#   netbsd   t_ptrace_fork_wait.h 1.7 posix_spawn2..posix_spawn8: any of
+#            PTRACE_FORK, PTRACE_VFORK, PTRACE_VFORK_DONE without
+#            PTRACE_POSIX_SPAWN, and no stop for the spawn.
+#   openbsd  PTRACE_FORK is its only event and it does report the fork.
+SPAWN_UNREPORTED_WITH: dict[str, list[str]] = {
+    "linux": ["fork"],
+    "netbsd": ["fork", "vfork", "vfork_done"],
+    "openbsd": [],
+}
 
 # The event name on the SIGTRAP a traced execve(2) stops with, when exec
 # events were asked for (or the OS always reports them).
@@ -176,6 +208,102 @@ SHORT_TRANSFER_AT_HOLE = {"linux": ("EIO", 8), "netbsd": ("EINVAL", 0), "openbsd
 # = sizeof(tmp), an int; OpenBSD sys_process.c: iov_len = sizeof(int)), an
 # unsigned long on Linux (kernel/ptrace.c generic_ptrace_peekdata).
 WORD_TRANSFER_SIZE = {"linux": "pointer", "netbsd": 4, "openbsd": 4}
+
+
+# -- attach topologies ---------------------------------------------------------------
+# si_code of PT_ATTACH's SIGSTOP.  Linux v6.1 kernel/ptrace.c ptrace_attach()
+# sends it with send_sig_info(SIGSTOP, SEND_SIG_PRIV, task), and
+# kernel/signal.c fills SI_KERNEL for SEND_SIG_PRIV (its SEND_SIG_PRIV case);
+# NetBSD t_ptrace_fork_wait.h 1.7 unrelated_tracer_fork_body asserts SI_USER
+# for the attach stop; OpenBSD hands a tracer no siginfo.
+ATTACH_STOP_SI_CODE: dict[str, str | None] = {"linux": "SI_KERNEL", "netbsd": "SI_USER", "openbsd": None}
+
+# A root tracer's PT_ATTACH to init (pid 1).
+#   netbsd   sys/secmodel/securelevel/secmodel_securelevel.c 1.29 (2013/01/28)
+#            secmodel_securelevel_process_cb(): KAUTH_PROCESS_PTRACE of
+#            initproc is denied while securelevel > -1, and a kauth denial
+#            is EPERM.
+#   openbsd  sys/kern/sys_process.c (the 1.106 text ERRNO cites),
+#            ptrace_ctrl() PT_ATTACH rule (6): "tr->ps_pid == 1 &&
+#            securelevel > -1" -> EPERM, even for root.
+# Both hold at every securelevel but -1 (permanently insecure), which no
+# guest of ours runs at.  Linux has no such rule (kernel/ptrace.c v6.1
+# ptrace_attach() refuses only kernel threads and same-group tasks), so a
+# root attach would really stop init: there is no Linux entry on purpose.
+ATTACH_INIT_AS_ROOT = {"netbsd": "EPERM", "openbsd": "EPERM"}
+ATTACH_INIT_AS_ROOT_MISSING = {
+    "linux": "root may trace init on Linux (kernel/ptrace.c v6.1 has no init rule); the attach would "
+             "stop this machine's pid 1, so it is not attempted",
+}
+
+
+# -- signals under a disposition -------------------------------------------------------
+# A tracee sets SIGUSR1 blocked, ignored or handled, then kill(2)s itself
+# with it.  Per OS and disposition: (where the tracer's stop comes,
+# continuing from that stop *with* SIGUSR1 does, continuing *without* it
+# does).  Stops: "at_kill" (the kill's own stop) or "at_unblock" (none while
+# the signal is blocked; the stop comes when the tracee unblocks it).
+# Outcomes: "dies" (killed by SIGUSR1), "handler" (the handler runs once and
+# the tracee goes on), "nothing" (dropped; the tracee goes on).
+#   linux    v6.1 kernel/signal.c: sig_ignored() never ignores a signal for
+#            a ptraced task ("Tracers may want to know about even ignored
+#            signal"), so it is queued and reported; get_signal() dequeues
+#            only unblocked signals (dequeue_signal(current,
+#            &current->blocked, ...)), and after ptrace_signal() hands back
+#            the tracer's choice, a SIG_IGN action drops it ("if
+#            (ka->sa.sa_handler == SIG_IGN) continue").
+#   netbsd   tests/lib/libc/sys/t_ptrace_signal_wait.h 1.6 (2025/04/27):
+#            traceme_raisesignal_ignored (the tracer catches an ignored
+#            raised signal), traceme_raisesignal_masked (no stop for a
+#            masked one: the tracee exits first), traceme_sendsignal_ignored
+#            (an ignored signal passed on continue: normal exit),
+#            traceme_sendsignal_handle (passed on: the handler runs),
+#            traceme_sendsignal_simple (a default-action signal passed on
+#            kills); sys/kern/kern_sig.c (1.256.2.2, 2008/01/09, the newest
+#            revision read) kpsignal2(): "If proc is traced, always give
+#            parent a chance" (action SIG_DFL, nothing dropped), and
+#            issignal() picks only from the pending set minus l_sigmask, so
+#            a blocked signal's stop waits for the unblock.
+#   openbsd  sys/kern/kern_sig.c 1.365 (2025/05/31): ptsignal_locked()
+#            "If proc is traced, always give parent a chance" (no drop for
+#            SIG_IGN); cursig() takes only SIGPENDING(p), which leaves out
+#            p_sigmask, stops in proc_trap() even for an ignored signal
+#            ("pending but ignored signals only if PS_TRACED"), and drops
+#            the tracer's signal when "the signal is ignored"; postsig()
+#            runs a handler or sigexit()s for SIG_DFL.
+# Continuing without a signal discards it on all three (ptrace(2):
+# PT_CONTINUE with data 0).
+RAISED_SIGNAL: dict[str, dict[str, tuple[str, str, str]]] = {
+    "linux": {
+        "block": ("at_unblock", "dies", "nothing"),
+        "ignore": ("at_kill", "nothing", "nothing"),
+        "handle": ("at_kill", "handler", "nothing"),
+    },
+    "netbsd": {
+        "block": ("at_unblock", "dies", "nothing"),
+        "ignore": ("at_kill", "nothing", "nothing"),
+        "handle": ("at_kill", "handler", "nothing"),
+    },
+    "openbsd": {
+        "block": ("at_unblock", "dies", "nothing"),
+        "ignore": ("at_kill", "nothing", "nothing"),
+        "handle": ("at_kill", "handler", "nothing"),
+    },
+}
+
+# A breakpoint trap while the tracee blocks SIGTRAP always stops it first:
+# linux v6.1 kernel/signal.c force_sig_info_to_task() unblocks a blocked
+# forced signal and resets it to SIG_DFL; NetBSD t_ptrace_signal_wait.h 1.6
+# traceme_signalmasked_crash_trap (SIGTRAP/TRAP_BRKPT reaches the tracer);
+# OpenBSD kern_sig.c 1.365 trapsignal(): "If traced, stop if signal is
+# masked".  What continuing from it *with* SIGTRAP does:
+#   linux    the signal is now unblocked with its default action: "dies".
+#   openbsd  trapsignal() posts the tracer's signal with ptsignal(), where
+#            it stays pending behind the mask: "pending" (the tracee goes
+#            on and sees SIGTRAP in sigpending()).
+# NetBSD: its test ends with PT_KILL, and trapsignal()'s path after the
+# stop was not read, so nothing is recorded.
+MASKED_TRAP_PASSED_BACK = {"linux": "dies", "openbsd": "pending"}
 
 
 # Why an OS's ptrace offers no such event, for the skip message; the skip

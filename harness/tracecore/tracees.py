@@ -125,9 +125,11 @@ def prog_fork(args: List[str]) -> int:
 
 
 def prog_vfork(args: List[str]) -> int:
-    """posix_spawn() a child running PROGRAM: a vfork in every libc here
-    (glibc and NetBSD's kernel posix_spawn share the address space; OpenBSD's
-    libc calls vfork), so it is the portable way to vfork from Python."""
+    """posix_spawn() a child running PROGRAM: libc's own safe vfork-like
+    path, and the closest Python gets to vfork(2).  What the kernel makes of
+    it differs: glibc clones with CLONE_VFORK, NetBSD has a posix_spawn
+    system call, and OpenBSD's libc calls fork() (lib/libc/gen/posix_spawn.c
+    1.10); suites/conformance.py SPAWN_REPORTED_AS."""
     _ready(_libc())
     argv = args or ["/bin/true"]
     child = os.posix_spawn(argv[0], argv, dict(os.environ))
@@ -268,6 +270,93 @@ def prog_siginfo(args: List[str]) -> int:
     return 0
 
 
+def prog_attachee(args: List[str]) -> int:
+    """Untraced, for attach tests.  Block SIGUSR1, report ``ready`` (pid,
+    ppid), wait for SIGUSR1, report ``resumed`` with the ppid seen then and
+    exit with EXIT_CODE (default 9).  The wait is sigwait(2), which Python
+    retries when an attach's SIGSTOP interrupts it, so an attach and detach
+    in between leave the program where it was."""
+    code = int(args[0]) if args else 9
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    _report(ready=dict(pid=os.getpid(), ppid=os.getppid()))
+    signal.sigwait({signal.SIGUSR1})
+    _report(resumed=dict(ppid=os.getppid()))
+    return code
+
+
+def _status_facts(status: int) -> Dict[str, object]:
+    if os.WIFEXITED(status):
+        return {"exit_code": os.WEXITSTATUS(status), "signal": None}
+    if os.WIFSIGNALED(status):
+        return {"exit_code": None, "signal": signal.Signals(os.WTERMSIG(status)).name}
+    return {"exit_code": None, "signal": None, "raw": status}
+
+
+def prog_attachee_parent(args: List[str]) -> int:
+    """Untraced: fork an ``attachee`` (ARGS go to it) and stay its real
+    parent, so a tracer that started this program attaches to a process
+    that is not its own child.  The ``ready`` report is the attachee's.
+    After SIGUSR2 this program waits for the attachee and reports
+    ``child_status`` (exit_code, signal) as its parent sees it, then sleeps
+    until killed, so the caller reaps a live process."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+    child = os.fork()
+    if child == 0:
+        code = 70
+        try:
+            code = prog_attachee(args)
+        finally:
+            os._exit(code)
+    # Gated by SIGUSR2: a waitpid() pending while a tracer has the child is
+    # not something every OS here defines (NetBSD's own tests,
+    # t_ptrace_wait.h await_zombie, poll instead of waiting).
+    signal.sigwait({signal.SIGUSR2})
+    _, status = os.waitpid(child, 0)
+    _report(child_status=_status_facts(status))
+    while True:
+        time.sleep(3600)
+
+
+def _signal_names(signals: object) -> List[str]:
+    return sorted(signal.Signals(s).name for s in signals)  # type: ignore[attr-defined]
+
+
+def prog_disposition(args: List[str]) -> int:
+    """Give SIGNAL a disposition, then make it after the ready point.
+
+    DISPOSITION is ``block`` (sigprocmask), ``ignore`` (SIG_IGN) or
+    ``handle`` (a handler that counts its calls).  HOW is ``kill`` (kill(2)
+    to itself, the default) or ``trap`` (call libc getppid, where the tracer
+    put a breakpoint).  Reports ``after`` = {pending: [names], handled: n}.
+    A signal blocked and killed is then unblocked, and ``unblocked`` =
+    {handled: n} reported.  Exit 0 (t_ptrace_signal_wait.h's tracees:
+    traceme_raisesignal_masked/_ignored, traceme_sendsignal_handle,
+    traceme_signalmasked_crash)."""
+    disposition, signo = args[0], getattr(signal, args[1])
+    how = args[2] if len(args) > 2 else "kill"
+    if disposition not in ("block", "ignore", "handle") or how not in ("kill", "trap"):
+        sys.stderr.write("disposition: block|ignore|handle SIGNAL [kill|trap], not %r\n" % (args,))
+        return 2
+    handled: List[int] = []
+    if disposition == "block":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signo})
+    elif disposition == "ignore":
+        signal.signal(signo, signal.SIG_IGN)
+    else:
+        signal.signal(signo, lambda number, frame: handled.append(number))
+    libc = _libc()
+    _ready(libc)
+    if how == "trap":
+        libc.getppid()
+    else:
+        os.kill(os.getpid(), signo)
+    _report(after=dict(pending=_signal_names(signal.sigpending()), handled=len(handled)))
+    if disposition == "block" and how == "kill":
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signo})
+        _report(unblocked=dict(handled=len(handled)))
+    return 0
+
+
 PROGRAMS: Dict[str, Callable[[List[str]], int]] = {
     "ready": prog_ready,
     "loop": prog_loop,
@@ -283,6 +372,9 @@ PROGRAMS: Dict[str, Callable[[List[str]], int]] = {
     "store": prog_store,
     "siginfo": prog_siginfo,
     "syscall_exit": prog_syscall_exit,
+    "attachee": prog_attachee,
+    "attachee_parent": prog_attachee_parent,
+    "disposition": prog_disposition,
 }
 
 
