@@ -98,7 +98,15 @@ def load_expectations(path: Path) -> list[Expectation]:
     patterns, a reason and a reference.  Bad entries fail loudly."""
     if not path.exists():
         return []
-    data = tomllib.loads(path.read_text())
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("%s: not valid TOML: %s" % (path, e)) from None
+    # A misspelt table ([[deviations]]) would otherwise be an empty file.
+    stray = set(data) - {"deviation"}
+    if stray:
+        raise ConfigError("%s: top-level key(s) %s are not read; entries go in [[deviation]] tables"
+                          % (path, ", ".join(sorted(stray))))
     out = []
     for i, entry in enumerate(data.get("deviation", [])):
         where = "%s: [[deviation]] #%d" % (path, i + 1)
@@ -109,6 +117,9 @@ def load_expectations(path: Path) -> list[Expectation]:
         for key in ("test", "reason", "reference"):
             if not entry.get(key):
                 raise ConfigError("%s: %r is required" % (where, key))
+        wrong = sorted(key for key, value in entry.items() if not isinstance(value, str))
+        if wrong:
+            raise ConfigError("%s: %s must be strings (patterns and text)" % (where, ", ".join(wrong)))
         out.append(Expectation(entry["test"], entry.get("os", "*"), entry.get("arch", "*"),
                                entry.get("release", "*"), entry["reason"], entry["reference"]))
     return out
