@@ -41,9 +41,10 @@ def compiler() -> list[str]:
     return argv
 
 
-def build(cache_dir: Path | None = None) -> Path:
-    """The reference binary, compiled now unless a cached one matches."""
-    cc = compiler()
+def build(cache_dir: Path | None = None, cc: list[str] | None = None) -> Path:
+    """The reference binary, compiled now unless a cached one matches;
+    ``cc`` (e.g. a cross compiler) instead of :func:`compiler`."""
+    cc = cc or compiler()
     version = subprocess.run([*cc, "--version"], capture_output=True, text=True, check=False)
     source = SOURCE.read_bytes()
     key = hashlib.sha256(b"\0".join([source, " ".join([*cc, *CFLAGS]).encode(),
@@ -116,28 +117,37 @@ class CommandRunner(Protocol):
              timeout: float | None = None) -> Any: ...
 
 
-# Build in a private directory with the guest's own cc, run both parts
-# ROUNDS times, clean up; the status is the first failure's.
+# In a private directory on the guest: build with the guest's own cc, or
+# take a binary the host built; run both parts ROUNDS times; clean up.  The
+# status is the first failure's.
 _REMOTE_BUILD = ('d=$(mktemp -d) || exit 1; '
                  'cat > "$d/reference.c" && cc %(cflags)s -o "$d/reference" "$d/reference.c"')
+_REMOTE_RECEIVE = 'd=$(mktemp -d) || exit 1; cat > "$d/reference" && chmod 700 "$d/reference"'
 _REMOTE_ROUND = ' && "$d/reference" steps %(count)d && "$d/reference" breakpoints %(count)d'
 _REMOTE_CLEANUP = '; s=$?; rm -rf "$d"; exit $s'
 
 
 def measure_remote(runner: CommandRunner, count: int, *, rounds: int = 1, target: str,
-                   timeout: float = 1800.0) -> list[dict[str, Figure]]:
-    """Compile the reference once inside a (Linux) guest over ``runner``,
-    then run it ``rounds`` times; one figure dict per round."""
+                   binary: Path | None = None, timeout: float = 1800.0) -> list[dict[str, Figure]]:
+    """Run the reference ``rounds`` times inside a (Linux) guest over
+    ``runner``: compiled there once by the guest's cc, or, given ``binary``
+    (built on the host for the guest's arch), sent and run as it is.  One
+    figure dict per round."""
     if count <= 0 or rounds <= 0:
         raise ValueError("count and rounds must be positive, not %d and %d" % (count, rounds))
     values = {"cflags": " ".join(CFLAGS), "count": count}
-    command = _REMOTE_BUILD % values + _REMOTE_ROUND % values * rounds + _REMOTE_CLEANUP
-    result = runner.exec(command, stdin=SOURCE.read_bytes(), timeout=timeout)
+    if binary is None:
+        setup, payload = _REMOTE_BUILD % values, SOURCE.read_bytes()
+        hint = "the guest image needs cc and libc headers (gcc, libc6-dev on Debian)"
+    else:
+        setup, payload = _REMOTE_RECEIVE, binary.read_bytes()
+        hint = "%s was built on the host for this guest; check it runs there" % binary.name
+    command = setup + _REMOTE_ROUND % values * rounds + _REMOTE_CLEANUP
+    result = runner.exec(command, stdin=payload, timeout=timeout)
     stderr = result.stderr.decode(errors="replace").strip()
     if result.exit_status != 0:
         raise GuestError("the C reference failed on the guest (exit %d): %s"
-                         % (result.exit_status, stderr[-2000:] or "(no stderr)"), target=target,
-                         hint="the guest image needs cc and libc headers (gcc, libc6-dev on Debian)")
+                         % (result.exit_status, stderr[-2000:] or "(no stderr)"), target=target, hint=hint)
     lines = result.stdout.decode(errors="replace").splitlines()
     if len(lines) != len(WHATS) * rounds:
         raise GuestError("the C reference printed %r, not %d lines" % (lines, len(WHATS) * rounds),
@@ -147,6 +157,10 @@ def measure_remote(runner: CommandRunner, count: int, *, rounds: int = 1, target
                 for n in range(rounds)]
     except ValueError as e:
         raise GuestError(str(e), target=target) from None
+
+
+def guest_has_cc(runner: CommandRunner) -> bool:
+    return runner.exec("command -v cc >/dev/null 2>&1", timeout=60.0).exit_status == 0
 
 
 def measure(count: int, cache_dir: Path | None = None) -> dict[str, Figure]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import HostError
 from ..targets import open_target, parse_target
+from ..tracecore import selfcheck
 from . import measure, reference
 from .measure import Figure, Measurement, RoundTrips, Unavailable
 
@@ -137,8 +138,8 @@ def fastest(figures: list[dict[str, Figure]]) -> dict[str, Figure]:
     return out
 
 
-def _guest_reference(target: object, kernel: str, name: str, count: int, rounds: int,
-                     say: Callable[[str], None]) -> dict[str, Figure]:
+def _guest_reference(target: object, kernel: str, arch: str, name: str, count: int, rounds: int,
+                     say: Callable[[str], None], cache_dir: Path | None = None) -> dict[str, Figure]:
     """The C reference built and run inside the guest, where it can be."""
     if kernel != "linux":
         reason = Unavailable("reference.c speaks Linux ptrace only; %s runs %s" % (name, kernel))
@@ -147,9 +148,22 @@ def _guest_reference(target: object, kernel: str, name: str, count: int, rounds:
     if ssh is None:
         reason = Unavailable("%s has no ssh() to run the C reference over" % type(target).__name__)
         return {what: reason for what in WHATS}
-    say("%s: C reference built by the guest's cc, %d rounds of %d steps and %d breakpoint hits"
-        % (name, rounds, count, count))
-    return fastest(reference.measure_remote(ssh(), count, rounds=rounds, target=name))
+    session = ssh()
+    binary = None
+    built_by = "the guest's cc"
+    if not reference.guest_has_cc(session):
+        # As the ABI self-check does: a guest without a compiler (the
+        # sparc64 one) runs a binary the host's cross compiler built.
+        cross = selfcheck.cross_compiler(kernel, arch)
+        if cross is None:
+            reason = Unavailable("%s has no cc, and the host has no cross compiler for %s/%s (%s)"
+                                 % (name, kernel, arch, selfcheck.CROSS_COMPILERS.get((kernel, arch), "none known")))
+            return {what: reason for what in WHATS}
+        binary = reference.build(cache_dir, cc=[cross])
+        built_by = "the host's %s" % os.path.basename(cross)
+    say("%s: C reference built by %s, %d rounds of %d steps and %d breakpoint hits"
+        % (name, built_by, rounds, count, count))
+    return fastest(reference.measure_remote(session, count, rounds=rounds, target=name, binary=binary))
 
 
 def bench_target(name: str, count: int, *, rounds: int = 1, workdir: Path | None = None,
@@ -204,7 +218,8 @@ def bench_target(name: str, count: int, *, rounds: int = 1, workdir: Path | None
             for path in ("rpc_per_call", "rpc_server_loop"):
                 figures[path] = fastest([r[path] for r in rpc_rounds])
             if not tid.is_local:
-                figures["c_reference"] = _guest_reference(target, tid.os, name, count, rounds, say)
+                figures["c_reference"] = _guest_reference(target, tid.os, tid.arch, name, count, rounds,
+                                                          say, cache_dir)
             hello = rpc.hello
         finally:
             rpc.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import shutil
 import subprocess
 from types import SimpleNamespace
 
@@ -104,3 +105,44 @@ def test_a_guest_without_cc_is_a_guest_error_with_the_fix():
 def test_a_reply_for_other_work_is_refused(line):
     with pytest.raises(ValueError, match="C reference"):
         reference.parse_reply(line, "steps", 10)
+
+
+def test_a_host_built_binary_is_sent_and_run_every_round(binary):
+    # The guest script for a guest without cc: the binary arrives on stdin
+    # and is never compiled there (this machine's sh stands in for the guest's).
+    shell = _LocalShell()
+    sent = []
+
+    class _Recording:
+        def exec(self, command, *, stdin=None, timeout=None):
+            sent.append((command, stdin))
+            return shell.exec(command, stdin=stdin, timeout=timeout)
+
+    rounds = reference.measure_remote(_Recording(), 10, rounds=3, target="local-sh", binary=binary)
+    assert [sorted(r) for r in rounds] == [["breakpoints", "steps"]] * 3
+    assert rounds[0]["breakpoints"].count == 10
+    (command, stdin), = sent
+    assert stdin == binary.read_bytes()
+    assert " cc " not in command and command.count('"$d/reference" steps 10') == 3
+
+
+def test_a_host_built_binary_that_fails_names_itself(binary):
+    with pytest.raises(GuestError) as caught:
+        reference.measure_remote(_BrokenGuest(), 10, target="debian-12-sparc64", binary=binary)
+    assert binary.name in (caught.value.hint or "")
+
+
+def test_guest_has_cc_asks_the_guest_shell():
+    assert reference.guest_has_cc(_LocalShell()) is (shutil.which("cc") is not None)
+    assert reference.guest_has_cc(_BrokenGuest()) is False
+
+
+def test_build_with_a_given_compiler_keys_the_cache_by_it(tmp_path):
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no cc on this machine to build the reference with")
+    plain = reference.build(tmp_path)
+    # The same compiler under another command line is another cache entry.
+    other = reference.build(tmp_path, cc=[cc, "-g"])
+    assert plain != other and other.is_file()
+    assert reference.build(tmp_path, cc=[cc, "-g"]) == other
