@@ -146,3 +146,17 @@ def test_build_with_a_given_compiler_keys_the_cache_by_it(tmp_path):
     other = reference.build(tmp_path, cc=[cc, "-g"])
     assert plain != other and other.is_file()
     assert reference.build(tmp_path, cc=[cc, "-g"]) == other
+
+
+@pytest.mark.parametrize(("cross", "machine"), [("sparc64-linux-gnu-gcc", "SPARC V9"),
+                                                ("aarch64-linux-gnu-gcc", "ARM aarch64")])
+def test_reference_builds_for_the_guests_without_a_compiler(tmp_path, cross, machine):
+    # What the bench sends a guest that has no cc; it can only run there,
+    # but it must build here with the compiler the bench would use.
+    if shutil.which(cross) is None:
+        pytest.skip("%s is not installed (scripts/install-system-packages)" % cross)
+    built = reference.build(tmp_path, cc=[cross])
+    header = built.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    # e_machine: EM_SPARCV9 43 (big-endian) or EM_AARCH64 183 (little-endian).
+    assert (header[5], header[18:20]) == ((2, b"\x00\x2b") if machine == "SPARC V9" else (1, b"\xb7\x00"))
