@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-from typing import Optional
+from typing import Dict, Optional
 
 from .abi.types import Abi
 
@@ -42,9 +42,16 @@ class PtraceBinding:
         fn.restype = ctypes.c_int if data_is_int else ctypes.c_long
         self._fn = fn
         self._data_is_int = data_is_int
+        self._numbers: Dict[str, int] = {}
 
     def number(self, request: str) -> int:
-        return self.abi.request(request, self.release)
+        # Looked up once per name: the table's answer for a release never
+        # changes, and a step makes several calls.
+        try:
+            return self._numbers[request]
+        except KeyError:
+            number = self._numbers[request] = self.abi.request(request, self.release)
+            return number
 
     def __call__(self, request: str, pid: int, addr: int = 0, data: int = 0) -> int:
         """Make one call; return the kernel's result."""

@@ -150,7 +150,9 @@ class Tracer:
         otherwise the software step (``event.step_kind`` says which).
         On an armed breakpoint, the original instruction is the one run."""
         tracee = self._stopped(pid)
-        pc = self.pc(pid)
+        # The registers are only worth a system call when a breakpoint could
+        # be under the PC.
+        pc = self.pc(pid) if tracee.breakpoints else None
         armed_here = pc in tracee.breakpoints
         if armed_here:
             self.backend.write_memory(pid, pc, tracee.breakpoints[pc])
@@ -401,6 +403,11 @@ def _waitpid(pid: int, options: int, timeout: Optional[float]):
     """
     if timeout is None:
         return os.waitpid(pid, options)
+    # A stop that is already there (a step's, most often) needs no timer:
+    # one WNOHANG call instead of four for the handler and the timer.
+    got, status = os.waitpid(pid, options | os.WNOHANG)
+    if got:
+        return got, status
     try:
         previous = signal.signal(signal.SIGALRM, _on_alarm)
     except ValueError:
