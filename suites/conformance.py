@@ -137,6 +137,14 @@ SPAWN_UNREPORTED_WITH: dict[str, list[str]] = {
     "openbsd": [],
 }
 
+# How many SIGCHLD stops a traced parent gets for an untraced child that
+# exits at once, perhaps while the parent is still inside fork(2).  Linux and
+# OpenBSD keep a blocked SIGCHLD pending, so exactly one.  NetBSD's own test
+# warns that a SIGCHLD arriving while fork(2) has signals blocked can be lost
+# (tests/lib/libc/sys/t_ptrace_fork_wait.h 1.6, fork_body), so none or one.
+SIGCHLD_STOPS_FOR_A_QUICK_CHILD = {"linux": (1,), "openbsd": (1,), "netbsd": (0, 1)}
+
+
 # The event name on the SIGTRAP a traced execve(2) stops with, when exec
 # events were asked for (or the OS always reports them).
 #   linux    kernel/ptrace.c ptrace_event(PTRACE_EVENT_EXEC) with
