@@ -58,11 +58,13 @@ class PtraceBinding:
         number = self.number(request)
         if not self._data_is_int and data < 0:
             data &= (1 << (8 * self.abi.pointer_size)) - 1
-        ctypes.set_errno(0)
         result = self._fn(number, pid, addr or None, data)
-        err = ctypes.get_errno()
-        # PEEK requests return data, so -1 can be a value: errno decides.
-        if result == -1 and err != 0:
+        # Only PEEK/READ requests return data (they go through peek()); for
+        # every other request -1 is a failure with errno set, so errno is
+        # read only then.  Each ctypes call saved counts: under emulation
+        # one costs nearly a millisecond.
+        if result == -1:
+            err = ctypes.get_errno()
             raise OSError(err, "%s(pid %d): %s" % (request, pid, os.strerror(err)))
         return result
 
