@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conformance import SYSCALL_EXIT_RETVAL_IN_REGS, expected, require_event
+from conformance import SIGNAL_AT_SYSCALL_ENTRY, SYSCALL_EXIT_RETVAL_IN_REGS, expected, require_event
 
 
 @pytest.fixture(autouse=True)
@@ -63,5 +63,23 @@ def test_continue_after_syscall_stops_runs_to_exit(tracer, target, spawn):
     pid = spawn("loop", 2)["pid"]
     _to_syscall(tracer, pid, target.const("SYS_getppid"))
     tracer.ptrace.cont(pid=pid)
+    done = tracer.wait(pid=pid)
+    assert (done["kind"], done["exit_code"]) == ("exited", 0)
+
+
+def test_signal_passed_at_syscall_entry_reaches_the_handler_once(tracer, target, spawn):
+    """t_ptrace_syscall_wait.h 1.3 syscall_signal_on_sce: the tracer
+    continues from getppid's entry stop with a signal the tracee handles;
+    the handler runs exactly once and the tracee exits normally.  Where the
+    OS first reports that signal as a stop of its own (Linux), the tracer
+    passes it on from there."""
+    pid = spawn("disposition", "handle", "SIGUSR1", "trap")["pid"]
+    _to_syscall(tracer, pid, target.const("SYS_getppid"))
+    tracer.ptrace.cont(pid=pid, signal="SIGUSR1")
+    if expected(SIGNAL_AT_SYSCALL_ENTRY, target.os) == "stops_first":
+        stop = tracer.wait(pid=pid)
+        assert (stop["kind"], stop["signal"], stop["event"]) == ("stopped", "SIGUSR1", None)
+        tracer.ptrace.cont(pid=pid, signal="SIGUSR1")
+    assert tracer.tracee.report(pid=pid)["after"] == {"pending": [], "handled": 1}
     done = tracer.wait(pid=pid)
     assert (done["kind"], done["exit_code"]) == ("exited", 0)
