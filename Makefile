@@ -41,10 +41,12 @@ suites: setup
 	$(BIN)/pytest suites -p no:cacheprovider
 
 # Per-target rows: local, then one guest per arch (cold boot and restore
-# times, steps/s through the core there).  `make bench BENCH_TARGETS=local`
-# for the quick one.
+# times, steps/s through the core there, and the full suite's wall time on
+# each guest).  `make bench BENCH_TARGETS=local` for the quick one;
+# BENCH_FLAGS= drops the suite runs.
+BENCH_FLAGS ?= --suites
 bench: setup
-	$(BIN)/harness bench $(foreach t,$(BENCH_TARGETS),--target $(t))
+	$(BIN)/harness bench $(BENCH_FLAGS) $(foreach t,$(BENCH_TARGETS),--target $(t))
 
 clean:
 	rm -rf $(VENV) runs .tox build *.egg-info

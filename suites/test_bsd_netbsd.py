@@ -197,19 +197,6 @@ def test_lwp_create_and_exit_events_name_each_lwp(tracer, spawn):
     assert set(created) <= set(ended) | {None}
 
 
-# -- registers ---------------------------------------------------------------------------------
-@pytest.mark.only_on(os="netbsd", arch="sparc64", reason="sparc64 has an NPC beside the PC")
-def test_sparc64_set_pc_sets_npc_and_runs_there(tracer, target, spawn):
-    pid = spawn("ready")["pid"]
-    snippet = tracer.snippet.load(pid=pid, name="set_42")
-    regs = tracer.regs.get(pid=pid)
-    roles = target.abi["roles"]
-    assert (regs[roles["pc"]], regs[roles["npc"]]) == (snippet["addr"], snippet["addr"] + 4)
-    tracer.ptrace.cont(pid=pid)
-    stop = tracer.wait(pid=pid)
-    assert stop["pc"] == snippet["trap_addr"]
-
-
 # -- kill -------------------------------------------------------------------------------------
 def test_pt_kill_ends_the_tracee_with_sigkill(tracer, spawn):
     pid = spawn("ready")["pid"]

@@ -98,19 +98,6 @@ def test_there_is_no_syscall_tracing(tracer, spawn):
     assert err.value.type == "NotImplementedError" and "PT_SYSCALL" in err.value.remote_message
 
 
-@pytest.mark.only_on(os="openbsd", arch="sparc64", reason="sparc64 has an NPC beside the PC")
-def test_sparc64_set_pc_sets_npc_and_runs_there(tracer, target, spawn):
-    pid = spawn("ready")["pid"]
-    snippet = tracer.snippet.load(pid=pid, name="set_42")
-    roles = target.abi["roles"]
-    regs = tracer.regs.get(pid=pid)
-    assert (regs[roles["pc"]], regs[roles["npc"]]) == (snippet["addr"], snippet["addr"] + 4)
-    tracer.ptrace.cont(pid=pid)
-    stop = tracer.wait(pid=pid)
-    assert stop["pc"] == snippet["trap_addr"]
-    assert tracer.regs.get(pid=pid)[roles["retval"]] == 42
-
-
 def test_pt_kill_ends_the_tracee_with_sigkill(tracer, spawn):
     pid = spawn("ready")["pid"]
     done = tracer.ptrace.kill(pid=pid)

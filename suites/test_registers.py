@@ -94,3 +94,18 @@ def test_fp_registers_are_readable(tracer, target, spawn):
     fp = tracer.fpregs.get(pid=pid)
     field, control_bits, value = expected(FP_CONTROL_AT_START, target.os, target.arch)
     assert fp[field] & control_bits == value
+
+
+@pytest.mark.only_on(arch="sparc64", reason="sparc64 has an NPC beside the PC")
+def test_sparc64_set_pc_sets_npc_and_runs_there(tracer, target, spawn):
+    """Setting the PC alone would resume at the old NPC: the core sets NPC =
+    PC + 4, and the kernel must run the code there in sequence to its trap."""
+    pid = spawn("ready")["pid"]
+    snippet = tracer.snippet.load(pid=pid, name="set_42")
+    roles = target.abi["roles"]
+    regs = tracer.regs.get(pid=pid)
+    assert (regs[roles["pc"]], regs[roles["npc"]]) == (snippet["addr"], snippet["addr"] + 4)
+    tracer.ptrace.cont(pid=pid)
+    stop = tracer.wait(pid=pid)
+    assert (stop["signal"], stop["pc"]) == ("SIGTRAP", snippet["trap_addr"])
+    assert tracer.regs.get(pid=pid)[roles["retval"]] == 42
