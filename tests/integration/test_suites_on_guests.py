@@ -31,6 +31,14 @@ GUESTS = {
     # tests run here instead of the hardware-step one.
     "debian-12-sparc64": (80, 200),
 }
+# Where the self-check's probe must be compiled: the amd64 and aarch64 images
+# carry gcc and libc6-dev (images/debian.toml), so their own headers are the
+# ones compared; the sparc64 guest has no compiler and the host cross-builds.
+PROBE_BUILT_ON = {
+    "debian-12-amd64": "target",
+    "debian-12-aarch64": "target",
+    "debian-12-sparc64": "host (",
+}
 
 
 def _run(target: str, run_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -67,5 +75,6 @@ def test_suites_pass_on_guest(target: str, tmp_path: Path) -> None:
     properties = _selfcheck_properties(tmp_path / "run" / target / "junit.xml")
     assert json.loads(properties["abi_disagreements"]) == []
     assert int(properties["abi_facts_checked"]) >= min_facts, properties
+    assert properties["abi_built_on"].startswith(PROBE_BUILT_ON[target]), properties
     for name in ("report.html", "summary.md"):
         assert target in (tmp_path / "run" / name).read_text()
