@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigError, TraplineError
-from ..images import ensure_image, image_hash, load_catalog
+from ..images import check_mirror_applies, ensure_image, image_hash, load_catalog
 from ..images.cache import BuiltImage, images_root, list_built
 from ..images.catalog import CatalogEntry
 
@@ -30,13 +30,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     images_sub.required = True
     build = images_sub.add_parser("build", help="build the images of TARGETs (cached by recipe hash)")
     build.add_argument("targets", nargs="+", metavar="TARGET", help="e.g. debian-12-amd64")
+    _mirror_option(build, " (NetBSD/OpenBSD targets; their python3 packages still come from the "
+                          "catalog's pkg_path)")
+    build.add_argument("--no-ready-state", dest="ready_state", action="store_false",
+                       help="stop at the built disk; by default the guest is booted once and its "
+                       "ready state saved, so the first run restores in seconds")
+    build.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
+                       help="accelerator for the boot that saves the ready state (default: auto)")
     build.set_defaults(func=build_command)
 
     fetch = images_sub.add_parser("fetch", help="download and verify the install media of NetBSD/OpenBSD TARGETs")
     fetch.add_argument("targets", nargs="+", metavar="TARGET", help="e.g. netbsd-10.1-amd64")
-    fetch.add_argument("--mirror", metavar="URL",
-                       help="mirror to download from (http://, https:// or file:///dir); overrides "
-                            "TRAPLINE_NETBSD_MIRROR / TRAPLINE_OPENBSD_MIRROR and the catalog")
+    _mirror_option(fetch)
     _key_option(fetch)
     fetch.set_defaults(func=fetch_command)
 
@@ -54,6 +59,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing = images_sub.add_parser("list", help="catalog targets, their state (%s) and built images"
                                     % " / ".join(STATES))
     listing.set_defaults(func=list_command)
+
+
+def _mirror_option(parser: argparse.ArgumentParser, applies: str = "") -> None:
+    parser.add_argument("--mirror", metavar="URL",
+                        help="mirror to download install media from (http://, https:// or file:///dir); overrides "
+                             "TRAPLINE_NETBSD_MIRROR / TRAPLINE_OPENBSD_MIRROR and the catalog" + applies)
 
 
 def _key_option(parser: argparse.ArgumentParser) -> None:
@@ -78,15 +89,48 @@ def build_command(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     console = Console(stderr=True)
     for target in args.targets:
-        catalog[target]  # an unknown name fails before any build starts
+        entry = catalog[target]  # an unknown name fails before any build starts
+        if args.mirror is not None:  # and so does a --mirror the target cannot use, or a malformed one
+            from ..images.fetch import resolve_mirror
+
+            check_mirror_applies(entry)
+            resolve_mirror(entry, args.mirror)
     for target in args.targets:
         started = time.monotonic()
-        image, built_now = ensure_image(target, catalog=catalog, console=console)
+        image, built_now = ensure_image(target, catalog=catalog, console=console, mirror=args.mirror)
         if built_now:
             console.print("%s: built in %.0f s: %s" % (target, time.monotonic() - started, image.directory))
         else:
             console.print("%s: already built: %s" % (target, image.directory))
+        if args.ready_state:
+            _save_ready_state(target, image, args.accel, console)
     return 0
+
+
+def _save_ready_state(target: str, image: BuiltImage, accel: str, console: Console) -> None:
+    """Boot the new image once, as a run would, so its ready state is saved
+    (the guest target does that on a cold boot); say what happened."""
+    if _ready_state_saved(target, image.manifest_path.stat().st_mtime):
+        console.print("%s: ready state already saved" % target)
+        return
+    import tempfile
+
+    from ..targets import open_target
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="trapline-ready-") as workdir:
+        guest = open_target(target, workdir=Path(workdir), accel=accel,
+                            on_phase=lambda phase: console.print("%s: %s" % (target, phase)))
+        try:
+            guest.start()
+        finally:
+            guest.close()
+    if _ready_state_saved(target, image.manifest_path.stat().st_mtime):
+        console.print("%s: ready state saved in %.0f s" % (target, time.monotonic() - started))
+    else:
+        # QEMU could not save this machine (sun4u): runs will boot it cold.
+        console.print("%s: booted in %.0f s, but no ready state could be saved (see the warning above); "
+                      "runs boot it cold" % (target, time.monotonic() - started))
 
 
 def _entries(targets: list[str]) -> list[CatalogEntry]:
