@@ -13,7 +13,8 @@ from ..errors import ConfigError
 from .cache import BuiltImage
 from .catalog import Catalog, CatalogEntry, load_catalog
 
-__all__ = ["BuiltImage", "Catalog", "CatalogEntry", "ensure_image", "image_hash", "load_catalog"]
+__all__ = ["BuiltImage", "Catalog", "CatalogEntry", "check_mirror_applies", "ensure_image", "image_hash",
+           "load_catalog"]
 
 
 def _builder(entry: CatalogEntry) -> ModuleType:
@@ -35,9 +36,26 @@ def image_hash(entry: CatalogEntry) -> str:
     return _builder(entry).image_hash(entry)
 
 
-def ensure_image(target: str, *, catalog: Catalog | None = None,
-                 console: Console | None = None) -> tuple[BuiltImage, bool]:
+def ensure_image(target: str, *, catalog: Catalog | None = None, console: Console | None = None,
+                 mirror: str | None = None) -> tuple[BuiltImage, bool]:
     """The built image of ``target``, building it first when the cache lacks
-    this recipe.  Returns ``(image, built_now)``."""
+    this recipe.  Returns ``(image, built_now)``.
+
+    ``mirror`` (``--mirror``) is where a NetBSD/OpenBSD build downloads its
+    install media from; other builders take no media mirror, so it is refused
+    for them rather than silently ignored."""
     entry = (catalog or load_catalog())[target]
+    if mirror is not None:
+        check_mirror_applies(entry)
+        return _builder(entry).ensure_built(entry, console=console, mirror=mirror)
     return _builder(entry).ensure_built(entry, console=console)
+
+
+def check_mirror_applies(entry: CatalogEntry) -> None:
+    """Raise :class:`ConfigError` unless ``entry`` downloads install media a
+    ``--mirror`` can redirect (NetBSD and OpenBSD targets)."""
+    if entry.os not in ("netbsd", "openbsd"):
+        raise ConfigError("--mirror applies to NetBSD and OpenBSD targets, not %s (os %s)" % (entry.name, entry.os),
+                          target=entry.name,
+                          hint="its packages come from the 'mirror' key in %s; drop --mirror for it"
+                               % entry.source)

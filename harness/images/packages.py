@@ -47,6 +47,11 @@ from pathlib import Path
 from ..errors import ConfigError, HostError
 
 _DOWNLOAD_TIMEOUT = 120.0
+# Packages are fetched from the catalog's pkg_path alone: --mirror and the
+# TRAPLINE_*_MIRROR variables pick where install media come from, not this.
+_PKG_PATH_HINT = ("the packages come from the target's pkg_path in images/netbsd.toml or images/openbsd.toml "
+                  "(--mirror and TRAPLINE_NETBSD_MIRROR / TRAPLINE_OPENBSD_MIRROR do not change it); "
+                  "point pkg_path at a reachable package directory")
 
 
 @dataclass(frozen=True)
@@ -397,11 +402,11 @@ def download(url: str, dest: Path, *, expected_size: int | None = None, refresh:
         size = tmp.stat().st_size
         if expected_size is not None and size != expected_size:
             raise HostError("%s: got %d bytes, the index says %d" % (url, size, expected_size),
-                            hint="the mirror may be mid-update; try again or use another mirror")
+                            hint="the mirror may be mid-update; try again, or " + _PKG_PATH_HINT)
         tmp.replace(dest)
     except (urllib.error.URLError, OSError) as exc:
         raise HostError("cannot download %s: %s" % (url, getattr(exc, "reason", exc)),
-                        hint="check the mirror (--mirror / pkg_path in the catalog)") from exc
+                        hint=_PKG_PATH_HINT) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return dest

@@ -257,6 +257,34 @@ def test_provision_script_owns_the_sshd_settings_and_installs_in_order(os_name: 
     assert ("rcctl enable sshd" in script) is (os_name == "openbsd")
 
 
+def _run_os_tail(os_name: str, etc: Path, prelude: str = "") -> None:
+    """Run the OS-specific end of the provisioning script with ``/etc/``
+    pointed at ``etc``, so what it writes can be read back."""
+    import subprocess
+    tail = bsd._PROVISION_OS[os_name]["tail"]
+    assert provision_script(os_name).endswith(tail + "sync\necho 'trapline: provisioned'\n")
+    script = prelude + tail.replace("/etc/", "%s/" % etc)
+    result = subprocess.run(["sh", "-e", "-c", script], check=False, capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_netbsd_provisioning_turns_off_ntpdate_and_ipv6_dad_for_the_next_boots(tmp_path: Path) -> None:
+    (tmp_path / "rc.conf").write_text("rc_configured=YES\nhostname=trapline\n")
+    (tmp_path / "sysctl.conf").write_text("kern.defcorename=%n.core\n")
+    _run_os_tail("netbsd", tmp_path)
+    # rc.conf is sourced, so the appended lines win over any earlier setting.
+    assert (tmp_path / "rc.conf").read_text().splitlines() == [
+        "rc_configured=YES", "hostname=trapline", "sshd=YES", "dhcpcd=YES", "ntpdate=NO", "ntpd=NO"]
+    assert (tmp_path / "sysctl.conf").read_text().splitlines() == [
+        "kern.defcorename=%n.core", "net.inet6.ip6.dad_count=0"]
+
+
+def test_openbsd_provisioning_enables_sshd_and_disables_ntpd(tmp_path: Path) -> None:
+    log = tmp_path / "rcctl.log"
+    _run_os_tail("openbsd", tmp_path, prelude='rcctl() { echo "$*" >>%s; }\n' % log)
+    assert log.read_text().splitlines() == ["enable sshd", "disable ntpd"]
+
+
 @pytest.mark.parametrize("text", [provision_script("netbsd"), provision_script("openbsd"), bsd.NETWORK_UP],
                          ids=["netbsd-script", "openbsd-script", "network-up"])
 def test_what_the_guest_shell_runs_parses_as_sh(text: str) -> None:

@@ -300,8 +300,25 @@ def test_fetch_python_openbsd_through_file_url(openbsd_repo: Path, tmp_path: Pat
 
 
 def test_a_missing_mirror_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(HostError, match=r"cannot download .*/pkg_summary\.gz"):
+    with pytest.raises(HostError, match=r"cannot download .*/pkg_summary\.gz") as raised:
         fetch_python("netbsd", "python311", (tmp_path / "nowhere").as_uri(), tmp_path / "cache")
+    # --mirror does not reach the package fetch, so the fix names what does.
+    assert raised.value.hint == (
+        "the packages come from the target's pkg_path in images/netbsd.toml or images/openbsd.toml (--mirror and "
+        "TRAPLINE_NETBSD_MIRROR / TRAPLINE_OPENBSD_MIRROR do not change it); point pkg_path at a reachable "
+        "package directory")
+
+
+def test_a_package_of_the_wrong_size_points_at_pkg_path(tmp_path: Path) -> None:
+    mirror = tmp_path / "All"
+    mirror.mkdir()
+    (mirror / "python311-3.11.11.tgz").write_bytes(b"short")
+    (mirror / "pkg_summary.gz").write_bytes(gzip.compress(b"PKGNAME=python311-3.11.11\nFILE_SIZE=9\n\n"))
+    with pytest.raises(HostError, match=r"python311-3\.11\.11\.tgz: got 5 bytes, the index says 9") as raised:
+        fetch_python("netbsd", "python311", mirror.as_uri(), tmp_path / "cache")
+    assert raised.value.hint is not None
+    assert raised.value.hint.startswith("the mirror may be mid-update; try again, or the packages come from the "
+                                        "target's pkg_path in images/netbsd.toml or images/openbsd.toml")
 
 
 def test_an_index_is_fetched_again_and_the_cached_one_used_when_offline(tmp_path: Path) -> None:
