@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import pytest
 
-from .model import RESULTS_NAME, RunResults, TargetRecord, TestRecord, save_results
+from .model import RESULTS_NAME, RunResults, TargetRecord, TestRecord, is_selfcheck, save_results, worse_selfcheck
 
 PROGRESS_NAME = "progress.jsonl"
 CORE_LOG_NAME = "core-stderr.log"
@@ -110,6 +110,7 @@ class ResultsCollector:
         self._progress: IO[str] = open(self.target_dir / PROGRESS_NAME, "a", encoding="utf-8")  # noqa: SIM115
         self._pending_excinfo: dict[str, pytest.ExceptionInfo[BaseException] | None] = {}
         self.abi_disagreements: list[str] = []
+        self.abi_facts_checked: dict[str, int] = {}
 
     # -- progress --------------------------------------------------------------------
     def event(self, kind: str, **data: Any) -> None:
@@ -144,10 +145,13 @@ class ResultsCollector:
                 record.expected_deviation = str(deviation)
         record.duration += report.duration
         self._apply(record, report)
-        if report.when == "call" and report.failed:
-            disagreements = dict(report.user_properties).get("abi_disagreements")
-            if disagreements:
-                self.abi_disagreements = list(json.loads(str(disagreements)))
+        if report.when == "call" and is_selfcheck(report.nodeid):
+            properties = dict(report.user_properties)
+            # Recorded before the self-check asserts, so a failing check still says how much it compared.
+            if properties.get("abi_facts_checked") is not None:
+                self.abi_facts_checked[report.nodeid] = int(properties["abi_facts_checked"])
+            if report.failed and properties.get("abi_disagreements"):
+                self.abi_disagreements = list(json.loads(str(properties["abi_disagreements"])))
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         record = self.records.get(nodeid)
@@ -253,6 +257,15 @@ class ResultsCollector:
             record.os, record.release, record.arch = self.facts.os, self.facts.release, self.facts.arch
         record.logs = find_logs(self.target_dir, self.run_dir)
         record.abi_disagreements = list(self.abi_disagreements)
+        # Judged from the self-check's own records, not its properties: a
+        # check that errors before comparing anything records none.
+        for test in self.records.values():
+            if is_selfcheck(test.nodeid):
+                worse = worse_selfcheck(record.abi_selfcheck, test.outcome)
+                if worse != record.abi_selfcheck:
+                    record.abi_selfcheck, record.abi_selfcheck_message = worse, test.message
+        if self.abi_facts_checked:
+            record.abi_facts_checked = sum(self.abi_facts_checked.values())
         junit = self.config.getoption("xmlpath", None)
         if junit:
             record.junit = self._relative(Path(junit))

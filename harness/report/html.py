@@ -160,7 +160,7 @@ def render_html(results: RunResults, title: str = "trapline conformance report",
 
     w("<h2>Targets</h2><table class='summary' id='targets'><tr><th>target</th><th>platform</th>"
       "<th>passed</th><th>failed</th><th>error</th><th>skipped</th><th>known deviation</th><th>stale</th>"
-      "<th>time</th><th>in tests</th><th>slowest</th><th>exit</th><th>logs</th></tr>")
+      "<th>time</th><th>in tests</th><th>slowest</th><th>exit</th><th>ABI self-check</th><th>logs</th></tr>")
     for name in targets:
         tr = results.targets[name]
         c = results.counts(name)
@@ -178,15 +178,16 @@ def render_html(results: RunResults, title: str = "trapline conformance report",
         mine = sorted((r for r in results.tests if r.target == name), key=lambda r: -r.duration)
         slowest = "<br>".join("%.2f s %s" % (r.duration, escape(r.name)) for r in mine[:SLOWEST_SHOWN])
         w("<td class='num'>%.1f s</td><td class='num'>%.1f s</td><td class='slowest'>%s</td>"
-          "<td class='num'>%s</td><td>%s</td></tr>" % (
+          "<td class='num'>%s</td><td class='selfcheck'>%s</td><td>%s</td></tr>" % (
               tr.duration, sum(r.duration for r in mine), slowest,
-              "" if tr.exit_status is None else tr.exit_status, logs))
-        if tr.abi_disagreements:
-            w("<tr class='problem untrusted'><td colspan='13'><b>%s: results untrustworthy</b>, the ABI self-check "
-              "found the core's table disagreeing with the target's headers:<pre>%s</pre></td></tr>" % (
-                  escape(name), escape("\n".join(tr.abi_disagreements))))
+              "" if tr.exit_status is None else tr.exit_status, escape(tr.selfcheck_summary()), logs))
+        if tr.untrustworthy:
+            found = ("found the core's table disagreeing with the target's headers" if tr.abi_disagreements
+                     else "did not pass, so the core's table is unproven")
+            w("<tr class='problem untrusted'><td colspan='14'><b>%s: results untrustworthy</b>, the ABI self-check "
+              "%s:<pre>%s</pre></td></tr>" % (escape(name), found, escape("\n".join(tr.untrustworthy_reasons()))))
         if tr.problem:
-            w("<tr class='problem'><td colspan='13'><b>%s did not finish:</b> %s<pre>%s</pre></td></tr>" % (
+            w("<tr class='problem'><td colspan='14'><b>%s did not finish:</b> %s<pre>%s</pre></td></tr>" % (
                 escape(name), escape(tr.problem), escape("\n".join(tr.problem_tail[-15:]))))
     w("</table>")
 

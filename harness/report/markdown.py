@@ -27,22 +27,23 @@ def markdown_summary(results: RunResults, title: str = "trapline conformance run
     if results.shard:
         meta.append("shard %s" % results.shard)
     lines += ["_%s_" % ", ".join(meta), ""]
-    lines += ["| target | platform | passed | failed | error | skipped | known deviation | stale | time |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| target | platform | passed | failed | error | skipped | known deviation | stale | time "
+              "| ABI self-check |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, tr in results.targets.items():
         c = results.counts(name)
         hello = tr.hello
         platform = " ".join(str(x) for x in (hello.get("os", tr.os), hello.get("release", tr.release),
                                              hello.get("arch", tr.arch)) if x)
-        lines.append("| %s | %s | %d | %d | %d | %d | %d | %d | %.1f s |" % (
+        lines.append("| %s | %s | %d | %d | %d | %d | %d | %d | %.1f s | %s |" % (
             _cell(name), _cell(platform), c["passed"], c["failed"], c["error"], c["skipped"], c["xfailed"],
-            c["xpassed"], tr.duration))
+            c["xpassed"], tr.duration, _cell(tr.selfcheck_summary())[:300]))
     lines.append("")
-    untrusted = {n: tr for n, tr in results.targets.items() if tr.abi_disagreements}
+    untrusted = {n: tr for n, tr in results.targets.items() if tr.untrustworthy}
     if untrusted:
-        lines += ["### Untrustworthy results: ABI tables disagree with the target's headers", ""]
+        lines += ["### Untrustworthy results: the ABI self-check did not prove the tables", ""]
         for name, tr in untrusted.items():
-            lines.append("- **%s**: %s" % (name, _cell("; ".join(tr.abi_disagreements[:10]))))
+            lines.append("- **%s**: %s" % (name, _cell("; ".join(tr.untrustworthy_reasons()[:10]))))
         lines.append("")
     if problems:
         lines += ["### Targets that did not finish", ""]

@@ -28,12 +28,31 @@ OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 # so it counts with the failures everywhere: exit status, compare, reports.
 BAD_OUTCOMES = frozenset({"failed", "error", "xpassed"})
 
+# The ABI self-check suite (the pytest plugin runs it first on every target).
+SELFCHECK_FILE = "test_abi_selfcheck.py"
+# Self-check outcomes, least to most alarming: a target's verdict is the
+# worst of its self-check tests.  An expected deviation on the self-check
+# (xfailed) still means the table was not proven, so it counts as failing.
+SELFCHECK_SEVERITY = ("skipped", "passed", "xpassed", "xfailed", "failed", "error")
+SELFCHECK_UNTRUSTED = frozenset({"xfailed", "failed", "error"})
+
 
 def area_of(nodeid: str) -> str:
     """The suite file a test lives in, without directory and ``test_``
     prefix: ``suites/test_step.py::x`` -> ``step``."""
     stem = Path(nodeid.split("::", 1)[0]).stem
     return stem[len("test_"):] if stem.startswith("test_") else stem
+
+
+def is_selfcheck(nodeid: str) -> bool:
+    """Whether a test belongs to the ABI self-check suite."""
+    return Path(nodeid.split("::", 1)[0]).name == SELFCHECK_FILE
+
+
+def worse_selfcheck(a: str | None, b: str | None) -> str | None:
+    """The more alarming of two self-check outcomes (None: not run)."""
+    ranked = [o for o in (a, b) if o is not None]
+    return max(ranked, key=SELFCHECK_SEVERITY.index) if ranked else None
 
 
 @dataclass
@@ -111,6 +130,35 @@ class TargetRecord:
     # Set when the ABI self-check found the core's table disagreeing with the
     # target's headers: every other result of the target is then suspect.
     abi_disagreements: list[str] = field(default_factory=list)
+    # The self-check's outcome (None: it did not run on this target), the
+    # message of a self-check that did not pass, and how many facts it compared.
+    abi_selfcheck: str | None = None
+    abi_selfcheck_message: str = ""
+    abi_facts_checked: int | None = None
+
+    @property
+    def untrustworthy(self) -> bool:
+        """A self-check that failed in any way (a disagreement, a wrong fact
+        count, a crashed probe, a lost core) leaves the table unproven."""
+        return bool(self.abi_disagreements) or self.abi_selfcheck in SELFCHECK_UNTRUSTED
+
+    def untrustworthy_reasons(self) -> list[str]:
+        if self.abi_disagreements:
+            return list(self.abi_disagreements)
+        if self.untrustworthy:
+            return ["the ABI self-check %s: %s" % (self.abi_selfcheck, self.abi_selfcheck_message or "no message")]
+        return []
+
+    def selfcheck_summary(self) -> str:
+        """One phrase for reports: ``passed, 412 facts checked``, ``skipped: no cc``, ``not run``."""
+        if self.abi_selfcheck is None:
+            return "not run"
+        words = self.abi_selfcheck
+        if self.abi_facts_checked is not None:
+            words += ", %d facts checked" % self.abi_facts_checked
+        if self.abi_selfcheck == "skipped" and self.abi_selfcheck_message:
+            words += ": %s" % self.abi_selfcheck_message
+        return words
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

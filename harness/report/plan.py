@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..targets import parse_target
+from .model import is_selfcheck
 
 # A TCG guest takes about 1 GiB of RAM plus QEMU's own; the host keeps some
 # for itself, pytest and the page cache the disk images live in.
@@ -78,12 +79,27 @@ def split_shard(pairs: list[tuple[str, str]], shard: Shard) -> list[tuple[str, s
     by at most one: every runner with the same inputs computes the same cut,
     the counts balance, and a target's tests stay together so each shard
     boots as few VMs as possible.
+
+    The ABI self-check is outside the cut: every shard that holds any test
+    of a target also runs that target's self-check, because a shard's
+    results are only trustworthy if that shard proved the table on its own
+    machine (``harness report merge`` keeps one record of it).  A target
+    whose only selected tests are self-checks has them cut like any test.
     """
     ordered = sorted(set(pairs))
-    base, extra = divmod(len(ordered), shard.count)
+    checks: dict[str, list[tuple[str, str]]] = {}
+    for target, nodeid in ordered:
+        if is_selfcheck(nodeid):
+            checks.setdefault(target, []).append((target, nodeid))
+    has_other_tests = {target for target, nodeid in ordered if not is_selfcheck(nodeid)}
+    cut = [(t, n) for t, n in ordered if not is_selfcheck(n) or t not in has_other_tests]
+    base, extra = divmod(len(cut), shard.count)
     start = (shard.index - 1) * base + min(shard.index - 1, extra)
     size = base + (1 if shard.index <= extra else 0)
-    return ordered[start:start + size]
+    mine = cut[start:start + size]
+    for target in sorted({t for t, n in mine if not is_selfcheck(n)}):
+        mine.extend(checks.get(target, []))
+    return sorted(mine)
 
 
 def available_memory() -> int | None:

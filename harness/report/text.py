@@ -29,10 +29,15 @@ def text_summary(results: RunResults) -> str:
         tr = results.targets[t]
         summary = ", ".join("%d %s" % (n, k) for k, n in sorted(counts.items())) or "no results"
         lines.append("%s: %s (%.1f s)" % (t, summary, tr.duration))
+        lines.append("  ABI self-check: %s" % tr.selfcheck_summary())
         if tr.abi_disagreements:
             lines.append("  UNTRUSTWORTHY: the ABI self-check found %d disagreement(s) with the target's headers:"
                          % len(tr.abi_disagreements))
             lines.extend("    | " + line for line in tr.abi_disagreements[:10])
+        elif tr.untrustworthy:
+            lines.append("  UNTRUSTWORTHY: the ABI self-check %s, so the core's table is unproven:"
+                         % tr.abi_selfcheck)
+            lines.append("    | " + (tr.abi_selfcheck_message or "no message"))
         if tr.problem:
             lines.append("  PROBLEM: %s" % tr.problem)
             lines.extend("    | " + line for line in tr.problem_tail[-10:])

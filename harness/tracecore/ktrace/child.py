@@ -8,7 +8,8 @@ In order, it:
   5. sends itself SIGUSR1 with a handler installed -> PSIG SIGUSR1, action = the C handler
   6. optionally clears its own trace (--clear-before-marker)
   7. writes a utrace marker                        -> USER "trapline" with known bytes
-  8. prints one JSON line saying what it did (pid, path, fd, bytes, handler address)
+  8. prints one JSON line saying what it did (pid, path, fd, bytes, handler address
+     or why sigaction(2) could not read it)
   9. optionally execs a program with known arguments -> EXEC_ARG / EXECARGS
 
 Run as ``python3 -m <package>.ktrace.child [options]``; stdlib only, like the
@@ -25,7 +26,7 @@ import os
 import signal
 import sys
 import uuid
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .binding import Ktrace
 
@@ -40,8 +41,9 @@ def marker_for(tag: str) -> bytes:
     return ("marker %s" % tag).encode("ascii")
 
 
-def _installed_handler(signo: int) -> Optional[int]:
-    """The handler address the kernel holds for ``signo`` (what PSIG reports as action).
+def _installed_handler(signo: int) -> Tuple[Optional[int], Optional[str]]:
+    """The handler address the kernel holds for ``signo`` (what PSIG reports as
+    action), or None and why it could not be read.
 
     Python installs its own C trampoline; only sigaction(2) can say where it is.
     NetBSD's libc exports the current ABI as ``__sigaction14`` (``sigaction`` is
@@ -55,10 +57,11 @@ def _installed_handler(signo: int) -> Optional[int]:
             func = libc.sigaction
         buf = ctypes.create_string_buffer(256)
         if func(signo, None, buf) != 0:
-            return None
-        return ctypes.c_void_p.from_buffer(buf).value or 0
-    except (OSError, AttributeError):
-        return None
+            err = ctypes.get_errno()
+            return None, "sigaction(%d, NULL, &old) failed: %s" % (signo, os.strerror(err) if err else "no errno")
+        return ctypes.c_void_p.from_buffer(buf).value or 0, None
+    except (OSError, AttributeError) as exc:
+        return None, "cannot call sigaction(2) through ctypes: %s" % exc
 
 
 def run(args: argparse.Namespace) -> Dict[str, object]:
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
     caught: List[int] = []
     signal.signal(signal.SIGUSR1, lambda signo, frame: caught.append(signo))
     report["signal"] = int(signal.SIGUSR1)
-    report["handler"] = _installed_handler(int(signal.SIGUSR1))
+    report["handler"], report["handler_error"] = _installed_handler(int(signal.SIGUSR1))
     os.kill(pid, signal.SIGUSR1)
     # The Python-level handler runs between bytecodes; give it one.
     for _ in range(1000):
