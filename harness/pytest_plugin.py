@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import operator
+import re
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ import pytest
 from .errors import ConfigError
 from .rpc import RemoteError, RpcClient
 from .targets import TargetId, open_target, parse_target
+from .tracecore.abi.types import release_key
 
 SELFCHECK_FILE = "test_abi_selfcheck.py"
 
@@ -75,6 +78,54 @@ class TargetFacts:
 
 
 # -- expectations --------------------------------------------------------------------
+# A release range is comparisons joined by commas, all of which must hold:
+# ">=9.4,<10.2".  Longer operators first, so ">=" is not read as ">" then "=9.4".
+_RANGE_OPERATORS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
+                    ">": operator.gt, "<": operator.lt}
+_RANGE_CLAUSE = re.compile(r"^(>=|<=|==|!=|>|<)\s*([0-9]+(?:\.[0-9]+)*)$")
+RANGE_SYNTAX = 'comparisons joined by commas, e.g. ">=9.4,<10.2" or "<7.7" (operators: >= <= == != > <)'
+
+
+def is_release_range(release: str) -> bool:
+    """A ``release`` value starting with a comparison is a range; anything
+    else is an fnmatch pattern (release names never start with one)."""
+    return release.lstrip()[:1] in ("<", ">", "=", "!")
+
+
+def _without_trailing_zeros(key: tuple[int, ...]) -> tuple[int, ...]:
+    # 11.0 and 11 are one release: == and != must agree with < and >.
+    trimmed = list(key)
+    while len(trimmed) > 1 and trimmed[-1] == 0:
+        trimmed.pop()
+    return tuple(trimmed)
+
+
+def parse_release_range(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """``">=9.4,<10.2"`` -> ``[(">=", (9, 4)), ("<", (10, 2))]``.  Raises
+    ValueError saying which clause is wrong."""
+    clauses = []
+    for clause in text.split(","):
+        m = _RANGE_CLAUSE.match(clause.strip())
+        if not m:
+            raise ValueError("clause %r is not an operator and a numeric release (%s)"
+                             % (clause.strip(), RANGE_SYNTAX))
+        clauses.append((m[1], _without_trailing_zeros(tuple(int(part) for part in m[2].split(".")))))
+    return clauses
+
+
+def release_matches(pattern: str, release: str) -> bool:
+    """``release`` (a target's, e.g. ``"10.1"``) against an expectation's
+    ``release``: a range compares numerically; a release with no number
+    (``host`` for --target local) is in no range.  Anything else is fnmatch."""
+    if not is_release_range(pattern):
+        return fnmatch.fnmatchcase(release, pattern)
+    key = release_key(release)
+    if key is None:
+        return False
+    have = _without_trailing_zeros(key)
+    return all(_RANGE_OPERATORS[op](have, bound) for op, bound in parse_release_range(pattern))
+
+
 @dataclass(frozen=True)
 class Expectation:
     test: str
@@ -87,7 +138,7 @@ class Expectation:
     def matches(self, nodeid: str, tid: TargetId) -> bool:
         return (fnmatch.fnmatchcase(nodeid, self.test) or fnmatch.fnmatchcase(nodeid.split("::", 1)[-1], self.test)) \
             and fnmatch.fnmatchcase(tid.os, self.os) and fnmatch.fnmatchcase(tid.arch, self.arch) \
-            and fnmatch.fnmatchcase(tid.release, self.release)
+            and release_matches(self.release, tid.release)
 
 
 _EXPECTATION_KEYS = {"test", "os", "arch", "release", "reason", "reference"}
@@ -95,7 +146,8 @@ _EXPECTATION_KEYS = {"test", "os", "arch", "release", "reason", "reference"}
 
 def load_expectations(path: Path) -> list[Expectation]:
     """``[[deviation]]`` tables: test (a node-id pattern), os/arch/release
-    patterns, a reason and a reference.  Bad entries fail loudly."""
+    patterns (release may instead be a range, ">=9.4,<10.2"), a reason and a
+    reference.  Bad entries fail loudly."""
     if not path.exists():
         return []
     try:
@@ -120,6 +172,14 @@ def load_expectations(path: Path) -> list[Expectation]:
         wrong = sorted(key for key, value in entry.items() if not isinstance(value, str))
         if wrong:
             raise ConfigError("%s: %s must be strings (patterns and text)" % (where, ", ".join(wrong)))
+        release = entry.get("release", "*")
+        if is_release_range(release):
+            try:
+                parse_release_range(release)
+            except ValueError as e:
+                raise ConfigError("%s: release %r is not a release range: %s" % (where, release, e),
+                                  hint="write a range as %s, or a pattern such as \"10.*\"" % RANGE_SYNTAX) \
+                    from None
         out.append(Expectation(entry["test"], entry.get("os", "*"), entry.get("arch", "*"),
                                entry.get("release", "*"), entry["reason"], entry["reference"]))
     return out

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, HostError
+from ..images.cache import images_root
 from ..report.collector import PROGRESS_NAME, tail_of
 from ..report.html import write_html
 from ..report.markdown import markdown_summary
@@ -33,6 +34,11 @@ POLL_SECONDS = 0.25
 # pytest's exit statuses that still mean "the tests ran": 0 all passed,
 # 1 some failed, 5 nothing selected (a shard may leave a target nothing).
 RAN_STATUSES = (0, 1, 5)
+# The phase a guest target announces around ensure_image()
+# (harness/remote/guest_target.py): a cache hit (instant) or a whole image
+# build (minutes, an hour for some BSD installs), which the view tells apart.
+PREPARING_IMAGE = "preparing image"
+BUILDING_IMAGE = "building image"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -115,6 +121,22 @@ def build_argv(name: str, run_dir: Path, args: argparse.Namespace, selection: li
     return argv
 
 
+def image_build_in_progress(target: str, root: Path | None = None) -> bool:
+    """Whether an image of ``target`` is being built now.  build_cached()
+    (harness/images/cache.py) builds in ``<images root>/<target>/.building-<hash>-<pid>``
+    and renames that into place when done, so the directory exists exactly
+    while a build runs (ours, or another process's the target waits for)."""
+    target_dir = (root or images_root()) / target
+    return any(path.is_dir() for path in target_dir.glob(".building-*"))
+
+
+def show_image_build(progress: TargetProgress) -> None:
+    """Name the image phase by what it is doing: "building image" while a
+    build runs, "preparing image" for a cache lookup."""
+    if progress.phase in (PREPARING_IMAGE, BUILDING_IMAGE):
+        progress.phase = BUILDING_IMAGE if image_build_in_progress(progress.name) else PREPARING_IMAGE
+
+
 def execute(jobs: list[TargetJob], parallel: int, plain: bool) -> None:
     queue = list(jobs)
     running: list[TargetJob] = []
@@ -137,6 +159,8 @@ def execute(jobs: list[TargetJob], parallel: int, plain: bool) -> None:
                         new_failures[job.name] += job.progress.poll()
                         job.progress.finish(status)
                         running.remove(job)
+                for job in running:
+                    show_image_build(job.progress)
                 view.update(progresses, new_failures)
                 if queue or running:
                     time.sleep(POLL_SECONDS)
