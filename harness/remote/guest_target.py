@@ -25,6 +25,7 @@ from ..rpc import RpcClient
 from ..targets import parse_target
 from ..tracecore_zip import build_zip
 from ..vm import BootSpec, Machine, ReadyStateStore, Timeouts, launch
+from .panic_watch import PanicWatch
 from .push import PushResult, push_core, serve_command
 from .ssh import SshEndpoint, SshSession, SshTimeouts
 
@@ -99,6 +100,7 @@ class GuestTarget:
         machine = self.machine
         return SshSession.connect(
             self.endpoint(), timeouts=self.timeouts, alive=machine.alive,
+            console_problem=PanicWatch(machine.console),
             transcript=machine.transcript_path, console_tail=machine.console.tail,
         )
 

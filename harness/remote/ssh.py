@@ -11,6 +11,7 @@ error naming both fingerprints.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import shlex
@@ -41,6 +42,9 @@ logging.getLogger(_ATTEMPT_LOG).propagate = False
 _FIRST_BANNER_WAIT = 2.0
 _FIRST_BACKOFF = 0.1
 _MAX_BACKOFF = 2.0
+# How often ``alive`` and ``console_problem`` are asked while an attempt
+# blocks (a silent attempt can take ``SshTimeouts.attempt``, scaled).
+_WATCH_INTERVAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -185,14 +189,18 @@ class SshSession:
         *,
         timeouts: SshTimeouts = SshTimeouts(),
         alive: Callable[[], bool] | None = None,
+        console_problem: Callable[[], str | None] | None = None,
         transcript: Path | None = None,
         console_tail: Callable[[], Sequence[str]] | None = None,
     ) -> SshSession:
         """Retry with backoff until the guest logs us in, within ``timeouts.ready``.
 
         ``alive`` is asked between attempts so a dead VM fails at once rather
-        than at the timeout; ``transcript`` and ``console_tail`` go into the
-        error so it shows what the guest printed.
+        than at the timeout; so is ``console_problem``, which says what the
+        console shows has gone wrong (a kernel panic: see
+        :class:`harness.remote.panic_watch.PanicWatch`) or None.
+        ``transcript`` and ``console_tail`` go into the error so it shows
+        what the guest printed.
         """
         pinned = load_public_key(endpoint.host_public_key)
         try:
@@ -205,26 +213,35 @@ class SshSession:
         banner_wait = _FIRST_BANNER_WAIT
         last_problem = "no attempt made"
         attempts = 0
-        while True:
-            remaining = timeouts.ready - (time.monotonic() - started)
-            if remaining <= 0:
-                break
-            if alive is not None and not alive():
-                raise GuestError("the VM exited while waiting for SSH (last: %s)" % last_problem,
-                                 target=endpoint.target, transcript=transcript,
-                                 console_tail=console_tail() if console_tail else None)
-            attempts += 1
-            attempt_limit = min(timeouts.attempt, max(remaining, 0.5))
-            try:
-                transport = _open_transport(endpoint, pinned, login_key, attempt_limit,
-                                            min(banner_wait, attempt_limit))
-                return cls(transport, endpoint, timeouts)
-            except _NotYet as e:
-                last_problem = str(e)
-                if e.silent:
-                    banner_wait = min(banner_wait * 1.5, timeouts.attempt)
-            time.sleep(min(delay, max(0.0, timeouts.ready - (time.monotonic() - started))))
-            delay = min(delay * 2, _MAX_BACKOFF)
+        with _AttemptCutter(alive, console_problem) as cutter:
+            while True:
+                # Checked before the time left, so a guest that died or panicked
+                # during the last attempt is reported as such, not as a timeout.
+                if alive is not None and not alive():
+                    raise GuestError("the VM exited while waiting for SSH (last: %s)" % last_problem,
+                                     target=endpoint.target, transcript=transcript,
+                                     console_tail=console_tail() if console_tail else None)
+                problem = console_problem() if console_problem is not None else None
+                if problem is not None:
+                    raise GuestError("%s (while waiting for SSH, last: %s)" % (problem, last_problem),
+                                     target=endpoint.target, transcript=transcript,
+                                     console_tail=console_tail() if console_tail else None,
+                                     hint="the guest's kernel failed; the full console output is in the transcript")
+                remaining = timeouts.ready - (time.monotonic() - started)
+                if remaining <= 0:
+                    break
+                attempts += 1
+                attempt_limit = min(timeouts.attempt, max(remaining, 0.5))
+                try:
+                    transport = _open_transport(endpoint, pinned, login_key, attempt_limit,
+                                                min(banner_wait, attempt_limit), cutter)
+                    return cls(transport, endpoint, timeouts)
+                except _NotYet as e:
+                    last_problem = str(e)
+                    if e.silent:
+                        banner_wait = min(banner_wait * 1.5, timeouts.attempt)
+                time.sleep(min(delay, max(0.0, timeouts.ready - (time.monotonic() - started))))
+                delay = min(delay * 2, _MAX_BACKOFF)
         raise Timeout(
             "SSH on 127.0.0.1:%d never logged us in after %d attempts (last: %s)"
             % (endpoint.port, attempts, last_problem),
@@ -304,12 +321,67 @@ class _NotYet(Exception):
         self.silent = silent
 
 
+class _AttemptCutter:
+    """While the SSH wait runs, a thread asks ``alive`` and ``console_problem``
+    every :data:`_WATCH_INTERVAL` and, when either reports trouble, shuts
+    the socket of the attempt in flight: a guest that died or panicked ends
+    a silent attempt at once instead of after its banner wait.  The wait
+    loop then asks them itself and raises."""
+
+    def __init__(self, alive: Callable[[], bool] | None,
+                 console_problem: Callable[[], str | None] | None) -> None:
+        self.alive = alive
+        self.console_problem = console_problem
+        self._sock: socket.socket | None = None
+        self._tripped = False
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _AttemptCutter:
+        if self.alive is not None or self.console_problem is not None:
+            self._thread = threading.Thread(target=self._watch, name="ssh-wait-watch", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def attempt_started(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sock = sock
+            tripped = self._tripped
+        if tripped:
+            _shut(sock)
+
+    def _watch(self) -> None:
+        while not self._done.wait(_WATCH_INTERVAL):
+            dead = self.alive is not None and not self.alive()
+            if dead or (self.console_problem is not None and self.console_problem() is not None):
+                with self._lock:
+                    self._tripped = True
+                    sock = self._sock
+                if sock is not None:
+                    _shut(sock)
+                return
+
+
+def _shut(sock: socket.socket) -> None:
+    # shutdown() rather than close(): it wakes paramiko's reader thread, and
+    # the descriptor stays the transport's to close.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 def _open_transport(endpoint: SshEndpoint, pinned: paramiko.PKey, login_key: paramiko.PKey,
-                    attempt_limit: float, banner_wait: float) -> paramiko.Transport:
+                    attempt_limit: float, banner_wait: float, cutter: _AttemptCutter) -> paramiko.Transport:
     try:
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=attempt_limit)
     except OSError as e:
         raise _NotYet("connect: %s" % (e.strerror or e)) from e
+    cutter.attempt_started(sock)
     transport = paramiko.Transport(sock)
     transport.set_log_channel(_ATTEMPT_LOG)
     try:
